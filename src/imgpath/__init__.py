@@ -1,0 +1,57 @@
+"""imgpath: rules-as-code for international medical graduates (IMGs) in the United States.
+
+Am I an IMG? Can I be ECFMG certified, through which Pathway? Can I be ranked
+in this year's Match, start an ACGME residency, get a J-1 or an H-1B? Where
+can I be licensed? Every answer is dated (``as_of``), comes with the rule and
+source behind it, and says UNKNOWN — naming the missing fact — rather than
+guess.
+
+>>> import imgpath, datetime
+>>> ev = imgpath.evaluate({"school": {"country": "US", "accreditors": ["LCME"]}},
+...                       as_of=datetime.date(2026, 1, 15))
+>>> ev.verdict("img")
+<Verdict.NO: 'no'>
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import EngineError, ImgpathError, InvalidFacts, RuleError
+from .evaluation import Conclusion, Evaluation, Verdict, evaluate, evaluate_many
+from .facts import Applicant, load_applicant
+from .rulebook import Rulebook, load_rulebook, rulebook
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Applicant",
+    "Conclusion",
+    "EngineError",
+    "Evaluation",
+    "ImgpathError",
+    "InvalidFacts",
+    "RuleError",
+    "Rulebook",
+    "Verdict",
+    "__version__",
+    "evaluate",
+    "evaluate_many",
+    "load_applicant",
+    "load_rulebook",
+    "rulebook",
+    "strategies",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # imported lazily: hypothesis is an optional dependency (the `testing` extra)
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module(".strategies", __name__)
+    raise AttributeError(f"module 'imgpath' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

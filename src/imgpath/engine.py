@@ -1,0 +1,304 @@
+"""The durable-rules driver: a compiled :class:`~imgpath.compiler.Program` run on the C Rete engine.
+
+It talks to ``durable_rules_engine`` directly (engine-notes §7): no
+``durable.lang`` registry, no ``engine.Host`` background threads. One
+:class:`RuleBase` owns one compiled ruleset; it can be closed and re-created
+any number of times in a process. Each evaluation gets a fresh session that
+is deleted in ``finally``; a sentinel rule guarantees the session starts an
+action, a catch-all join keeps unmatched facts from being "not handled",
+strata are released in order through gate facts, and every action is
+recorded. Errors surface as :class:`~imgpath.EngineError` naming the rule;
+the engine stays usable. A fact the engine wrongly reports as already seen
+(its identity is a 32-bit hash) is re-asserted with a nonce, never dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import durable_rules_engine as _dre
+
+from . import expressions as ex
+from .compiler import EngineAction, Program, encode
+from .context import Context
+from .errors import EngineError
+from .facts import fields_by_key, section_classes
+
+__all__ = ["Firing", "RuleBase", "base_facts", "lower_section"]
+
+_OBSERVED = 2
+_NOT_HANDLED = 1
+_names = itertools.count(1)
+
+
+@attrs.frozen
+class Firing:
+    """One rule firing: rule id, mode (T: definitely, P: possibly), the instance it concluded.
+
+    ``matched`` maps engine aliases to the facts the engine matched (empty for
+    the reference evaluator); ``row`` is the key of the ``for`` row, if any.
+    """
+
+    rule_id: str
+    mode: str
+    conclusion: str
+    args: tuple[tuple[str, Any], ...]
+    value: Any
+    row: Any = None
+    matched: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        return (self.conclusion, self.args)
+
+
+def lower_section(ctx: Context, name: str) -> dict[str, Any]:
+    """An applicant section as a flat engine fact: unknown fields absent, known-none ones as ``~field``."""
+    fact: dict[str, Any] = {"t": name}
+    _flatten(ctx, section_classes()[name], ex.Field(name, ()), fact, ())
+    return fact
+
+
+def _flatten(ctx: Context, cls: type, base: ex.Field, fact: dict[str, Any], prefix: tuple[str, ...]) -> None:
+    for key, fld in fields_by_key(cls).items():
+        meta = fld.metadata["imgpath"]
+        path = (*prefix, key)
+        if meta["kind"] in ("object", "note"):
+            _flatten(ctx, meta["cls"], base, fact, path)
+            continue
+        if meta["kind"] in ("list", "countries", "strings", "states"):
+            continue
+        value = ctx.lookup(ex.Field(base.root, path), None)
+        name = "__".join(path)
+        if value is ex.NONE:
+            fact["~" + name] = 1
+        elif value is not ex.UNKNOWN:
+            fact[name] = encode(value)
+
+
+def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
+    """Every fact one evaluation asserts before the rules run (without shard copies)."""
+    facts: list[dict[str, Any]] = [{"t": "begin"}, {"t": "ctx", "as_of": encode(ctx.as_of), "season": ctx.season}]
+    season = {"t": "season"}
+    for col, cell in ctx.season_row.items():
+        if not isinstance(cell.value, tuple):
+            season[col] = encode(cell.value)
+    facts.append(season)
+    for name in program.sections:
+        facts.append(lower_section(ctx, name))
+    for table_name in program.row_tables:
+        table = program.book.tables[table_name]
+        for key in ctx.rows(table_name):
+            row: dict[str, Any] = {"t": f"r:{table_name}", "key": key}
+            for col, cell in table.rows[key].items():
+                if not isinstance(cell.value, tuple):
+                    row[col] = encode(cell.value)
+            facts.append(row)
+    env = ctx.env()
+    for atom in program.atoms:
+        try:
+            result = ex.truth(atom.node, env) if atom.kind == "truth" else ex.value(atom.node, env)
+        except ex.RuleError as err:
+            raise EngineError(f"cannot compute {ex.render(atom.node)}: {err.problem}") from None
+        facts.append(atom.fact(result))
+    return facts
+
+
+class RuleBase:
+    """One compiled durable-rules ruleset for a :class:`Program`; use as a context manager or ``close()``.
+
+    >>> from imgpath.rulebook import rulebook
+    >>> import datetime
+    >>> with RuleBase(rulebook().program(datetime.date(2026, 1, 15))) as rb:
+    ...     rb.closed
+    False
+    """
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._lock = threading.Lock()
+        self._sids = itertools.count(1)
+        self._name = f"imgpath#{next(_names)}"
+        try:
+            self._handle = _dre.create_ruleset(self._name, json.dumps(program.definitions))
+        except _dre.error as err:
+            raise EngineError(f"the engine rejected the compiled rules: {err}") from None
+        self._finalizer = weakref.finalize(self, _dre.delete_ruleset, self._handle)
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def close(self) -> None:
+        """Free the compiled ruleset (idempotent)."""
+        self._finalizer()
+
+    def __enter__(self) -> RuleBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, ctx: Context, facts: list[dict[str, Any]] | None = None) -> list[Firing]:
+        """Evaluate one applicant: every firing, in engine order."""
+        if self.closed:
+            raise EngineError("this RuleBase is closed; build a new one")
+        if facts is None:
+            facts = base_facts(self.program, ctx)
+        with self._lock:
+            return _Session(self, facts).run()
+
+
+class _Session:
+    def __init__(self, rb: RuleBase, facts: list[dict[str, Any]]) -> None:
+        self.rb = rb
+        self.handle = rb._handle
+        self.program = rb.program
+        self.sid = str(next(rb._sids))
+        self.facts = facts
+        self.seen: set[str] = set()
+        self.firings: list[Firing] = []
+        self.nonce = itertools.count(1)
+        self.current_rule: str | None = None
+
+    def expand(self, fact: dict[str, Any]) -> list[dict[str, Any]]:
+        shards = self.program.shards.get(fact["t"])
+        base = dict(fact, sid=self.sid)
+        if not shards:
+            return [base]
+        return [dict(base, t=s) for s in shards]
+
+    def run(self) -> list[Firing]:
+        for attempt in range(4):
+            batch: list[dict[str, Any]] = []
+            self.seen = set()
+            for i, fact in enumerate(self.facts):
+                self.seen.add(_fact_key(fact))
+                if attempt:
+                    fact = dict(fact, _n=f"{attempt}.{i}")
+                batch.extend(self.expand(fact))
+            try:
+                return self._run(batch)
+            except _Collision:
+                # a base fact was rejected as already seen (32-bit identity hash, engine-notes §2):
+                # start a fresh session whose facts carry nonces no rule reads
+                self.sid = str(next(self.rb._sids))
+                self.firings = []
+        raise EngineError("the engine kept rejecting distinct base facts as duplicates")  # pragma: no cover
+
+    def _run(self, batch: list[dict[str, Any]]) -> list[Firing]:
+        code, state = _dre.assert_facts(self.handle, json.dumps(batch))
+        msgs: str | None = None
+        try:
+            # always start an action: it initialises the session, so delete_state is safe (engine-notes §7.1.6)
+            result = _dre.start_action_for_state(self.handle, state)
+            msgs = result[1] if result else None
+            if code == _OBSERVED:
+                raise _Collision
+            for stratum in range(0, self.program.max_stratum + 1):
+                if stratum:
+                    self._assert({"t": "gate", "s": stratum})
+                    result = _dre.start_action_for_state(self.handle, state)
+                    msgs = result[1] if result else None
+                while msgs:
+                    self._act(msgs)
+                    msgs = _dre.complete_and_start_action(self.handle, state)
+                    self.current_rule = None
+            return self.firings
+        except (EngineError, _Collision):
+            if msgs:
+                _abandon(self.handle, state)
+            raise
+        except _dre.error as err:
+            if msgs:
+                _abandon(self.handle, state)
+            raise EngineError(f"the engine failed: {err}", rule_id=self._rule_id()) from None
+        except Exception as err:
+            if msgs:
+                _abandon(self.handle, state)
+            raise EngineError(f"{type(err).__name__}: {err}", rule_id=self._rule_id()) from err
+        finally:
+            try:
+                _dre.delete_state(self.handle, self.sid)
+            except _dre.error:
+                pass
+
+    def _rule_id(self) -> str | None:
+        if self.current_rule is None:
+            return None
+        action = self.program.actions.get(self.current_rule)
+        return action.rule_id if action else self.current_rule
+
+    def _assert(self, fact: dict[str, Any]) -> None:
+        for copy in self.expand(fact):
+            code, _ = _dre.assert_fact(self.handle, json.dumps(copy))
+            while code == _OBSERVED:
+                # a distinct fact rejected as a duplicate (32-bit hash collision, engine-notes §2):
+                # re-assert with a nonce field no rule reads, so the derivation is never dropped
+                copy = dict(copy, _n=next(self.nonce))
+                code, _ = _dre.assert_fact(self.handle, json.dumps(copy))
+
+    def _act(self, msgs: str) -> None:
+        (name, match), = json.loads(msgs).items()
+        self.current_rule = name
+        if name == "$begin":
+            return
+        action = self.program.actions.get(name)
+        if action is None:
+            raise EngineError(f"the engine fired an unknown rule {name!r}")
+        row = match.get("row")
+        args = tuple((k, row[src[1]] if src[0] == "row" else src[1]) for k, src in action.args)
+        value = _value(action, match)
+        fact: dict[str, Any] = {"t": f"c:{action.conclusion}", "k": "y" if action.mode == "T" else "m"}
+        for k, v in args:
+            fact[f"a_{k}"] = v
+        if value is not _ABSENT:
+            fact["v"] = value
+        self.firings.append(Firing(action.rule_id, action.mode, action.conclusion, args,
+                                   None if value is _ABSENT else value,
+                                   None if row is None else row.get("key"), match))
+        key = _fact_key(fact)
+        if key not in self.seen:
+            self.seen.add(key)
+            self._assert(fact)
+
+
+_ABSENT = object()
+
+
+class _Collision(Exception):
+    """The engine reported a distinct base fact as already asserted."""
+
+
+def _value(action: EngineAction, match: Mapping[str, Any]) -> Any:
+    if action.value is None:
+        return _ABSENT
+    if action.value[0] == "const":
+        return action.value[1]
+    _, alias, key = action.value
+    fact = match.get(alias.replace(":", "_"), {})
+    return fact.get(key, _ABSENT)
+
+
+def _fact_key(fact: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in fact.items() if k != "sid"}, sort_keys=True)
+
+
+def _abandon(handle: int, state: int) -> None:
+    try:
+        _dre.abandon_action(handle, state)
+    except _dre.error:
+        pass
+
+
+def run_many(program: Program, contexts: Iterable[Context]) -> Iterable[list[Firing]]:
+    """Evaluate several contexts on one ruleset (built and freed here)."""
+    with RuleBase(program) as rb:
+        for ctx in contexts:
+            yield rb.run(ctx)

@@ -1,0 +1,585 @@
+"""The applicant document (contract §3) as typed, validated, immutable attrs classes.
+
+A missing fact is *unknown*, never false: every field defaults to ``None``.
+A list that is present is the complete record of its kind (``exams = []``
+means no exam was ever taken). Validation is strict and every error names the
+field path, so a bad document never reaches the rules:
+
+>>> Applicant.from_dict({"exams": [{"exam": "step1", "date": "not-a-date"}]})
+Traceback (most recent call last):
+...
+imgpath.errors.InvalidFacts: exams[0].date: expected an ISO date (YYYY-MM-DD), got 'not-a-date'
+
+>>> a = Applicant.from_dict({"school": {"country": "IN", "graduated": "2022-06-30"}})
+>>> a.school.graduated
+datetime.date(2022, 6, 30)
+>>> a.to_dict()
+{'schema': 1, 'school': {'country': 'IN', 'graduated': '2022-06-30'}}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import functools
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+
+from .errors import InvalidFacts
+
+__all__ = [
+    "Applicant",
+    "Ecfmg",
+    "EcfmgNote",
+    "Exam",
+    "H1bPetition",
+    "License",
+    "Match",
+    "Offer",
+    "Pathway",
+    "Person",
+    "Practice",
+    "School",
+    "Interest",
+    "Training",
+    "load_applicant",
+]
+
+#: Largest list the schema accepts; longer lists are rejected, not truncated.
+MAX_LIST = 500
+#: Longest string the schema accepts.
+MAX_STRING = 2000
+
+_ISO_COUNTRIES = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
+    BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
+    EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
+    HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC
+    LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
+    NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
+    SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
+    TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
+)
+#: U.S. states, DC and the territories, by postal code.
+US_JURISDICTIONS = frozenset(
+    """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ
+    NM NY NC ND OH OK OR PA PR RI SC SD TN TX UT VT VA WA WV WI WY GU VI AS MP""".split()
+)
+
+
+def _spec(
+    kind: str,
+    *,
+    choices: tuple[str, ...] = (),
+    absent: str = "unknown",
+    event: bool = False,
+    lo: float | None = None,
+    hi: float | None = None,
+    cls: type | None = None,
+    doc: str = "",
+) -> Any:
+    """An optional attrs field described for validation, lowering and the rule language.
+
+    ``absent`` says what a missing value means inside a present section:
+    ``unknown`` (the default) or ``none`` (known not to exist, contract §3).
+    ``event`` marks dates of things that happened: facts dated after ``as_of``
+    are not yet known at ``as_of`` (contract §6.4).
+    """
+    meta = {"kind": kind, "choices": choices, "absent": absent, "event": event,
+            "lo": lo, "hi": hi, "cls": cls, "doc": doc}
+    return attrs.field(default=None, metadata={"imgpath": meta}, kw_only=True)
+
+
+_frozen = attrs.frozen(kw_only=True)
+
+
+@_frozen
+class Person:
+    """Who the applicant is and where they stand in U.S. immigration terms."""
+
+    citizenship: tuple[str, ...] | None = _spec("countries", doc="all citizenships held")
+    us_status: str | None = _spec("enum", choices=(
+        "citizen", "permanent_resident", "daca", "h1b", "j1", "f1", "tn", "other", "none"))
+    in_us: bool | None = _spec("bool", doc="physically in the U.S. now")
+    work_authorized: bool | None = _spec("bool", doc="holds U.S. work authorization now")
+    us_family: bool | None = _spec("bool", doc="has a U.S.-citizen or LPR spouse or child")
+
+
+@_frozen
+class EcfmgNote:
+    """The WDOMS ECFMG sponsor note: the graduation years it covers."""
+
+    from_: int | None = attrs.field(default=None, metadata={"imgpath": {
+        "kind": "int", "choices": (), "absent": "unknown", "event": False, "lo": 1800, "hi": 2200,
+        "cls": None, "doc": "first graduation year covered", "key": "from"}}, kw_only=True)
+    to: int | None = _spec("int", lo=1800, hi=2200, absent="none", doc="last year covered; absent = open")
+
+
+@_frozen
+class School:
+    """The school that granted (or will grant) the basic medical degree."""
+
+    name: str | None = _spec("str")
+    country: str | None = _spec("country")
+    degree: str | None = _spec("enum", choices=("MD", "DO", "MBBS", "other"))
+    wdoms_listed: bool | None = _spec("bool")
+    accreditors: tuple[str, ...] | None = _spec("strings")
+    wfme_recognized: bool | None = _spec("bool")
+    ncfmea_comparable: bool | None = _spec("bool")
+    joint_lcme_degree: bool | None = _spec("bool")
+    ecfmg_note: EcfmgNote | bool | None = _spec("note", cls=EcfmgNote,
+                                                doc="sponsor note; false = the school has none")
+    graduated: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: still a student")
+    osce_for_licensure: bool | None = _spec("bool")
+    fifth_pathway: bool | None = _spec("bool")
+
+
+@_frozen
+class Exam:
+    """One attempt at one examination."""
+
+    exam: str | None = _spec("enum", choices=(
+        "step1", "step2ck", "step2cs", "step3", "oet", "comlex1", "comlex2", "comlex3",
+        "mccqe1", "texas_jp"))
+    date: _dt.date | None = _spec("date", event=True)
+    applied: _dt.date | None = _spec("date", event=True)
+    result: str | None = _spec("enum", choices=("pass", "fail", "incomplete", "invalidated"))
+    score: float | None = _spec("number", lo=0, hi=1000)
+    listening: float | None = _spec("number", lo=0, hi=500)
+    reading: float | None = _spec("number", lo=0, hi=500)
+    writing: float | None = _spec("number", lo=0, hi=500)
+    speaking: float | None = _spec("number", lo=0, hi=500)
+
+
+@_frozen
+class Pathway:
+    """An accepted ECFMG Pathway application."""
+
+    number: int | None = _spec("int", lo=1, hi=6)
+    season: int | None = _spec("int", lo=2000, hi=2100)
+    accepted: _dt.date | None = _spec("date", event=True)
+
+
+@_frozen
+class Ecfmg:
+    """The applicant's ECFMG record."""
+
+    application_submitted: bool | None = _spec("bool")
+    credentials_verified: bool | None = _spec("bool")
+    certified: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: no certificate")
+    expires: _dt.date | None = _spec("date", doc="expiry printed on a Pathways-based certificate")
+    pathway: Pathway | None = _spec("object", cls=Pathway)
+    revalidated: int | None = _spec("int", lo=2000, hi=2100, absent="none",
+                                    doc="season of an accepted Pathways Revalidation")
+
+
+@_frozen
+class License:
+    """A license to practise medicine, anywhere."""
+
+    jurisdiction: str | None = _spec("jurisdiction")
+    kind: str | None = _spec("enum", choices=("full", "training", "provisional", "limited"))
+    unrestricted: bool | None = _spec("bool")
+    issued: _dt.date | None = _spec("date", event=True)
+    expires: _dt.date | None = _spec("date")
+    good_standing: bool | None = _spec("bool")
+
+
+@_frozen
+class Training:
+    """A period of postgraduate training (residency, fellowship, internship)."""
+
+    country: str | None = _spec("country")
+    accreditor: str | None = _spec("enum", choices=("ACGME", "AOA", "RCPSC", "CFPC", "other"))
+    kind: str | None = _spec("enum", choices=("residency", "fellowship", "internship"))
+    specialty: str | None = _spec("str")
+    start: _dt.date | None = _spec("date", event=True)
+    end: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: ongoing")
+    completed: bool | None = _spec("bool")
+    visa: str | None = _spec("enum", choices=(
+        "citizen", "permanent_resident", "daca", "h1b", "j1", "f1", "tn", "other", "none"))
+
+
+@_frozen
+class Practice:
+    """A period of practice as a physician after training, in any country."""
+
+    country: str | None = _spec("country")
+    start: _dt.date | None = _spec("date", event=True)
+    end: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: ongoing")
+    unsupervised: bool | None = _spec("bool")
+
+
+@_frozen
+class Match:
+    """The applicant's residency application and NRMP Match status."""
+
+    season: int | None = _spec("int", lo=2000, hi=2100, doc="the Match year pursued")
+    eras_submitted: bool | None = _spec("bool")
+    personal_statement: bool | None = _spec("bool")
+    mspe_and_transcript: bool | None = _spec("bool")
+    nrmp_registered: bool | None = _spec("bool")
+    rank_list_certified: bool | None = _spec("bool")
+    matched: bool | None = _spec("bool")
+    letters: int | None = _spec("int", lo=0, hi=100)
+    us_letters: int | None = _spec("int", lo=0, hi=100)
+    us_clinical_months: float | None = _spec("number", lo=0, hi=600)
+    interviews: int | None = _spec("int", lo=0, hi=1000)
+
+
+@_frozen
+class H1bPetition:
+    """The H-1B petition filed (or to be filed) for the offer."""
+
+    filed: _dt.date | None = _spec("date")
+    kind: str | None = _spec("enum", choices=("new", "change_of_status", "extension", "amendment"))
+
+
+@_frozen
+class Offer:
+    """A residency position or a job offer."""
+
+    kind: str | None = _spec("enum", choices=("residency", "employment"))
+    state: str | None = _spec("state")
+    acgme_accredited: bool | None = _spec("bool")
+    start: _dt.date | None = _spec("date")
+    specialty: str | None = _spec("str")
+    visa_sponsorship: tuple[str, ...] | None = _spec("strings")
+    cap_exempt: bool | None = _spec("bool")
+    statement_of_need: bool | None = _spec("bool")
+    end: _dt.date | None = _spec("date")
+    full_time: bool | None = _spec("bool")
+    employer_type: str | None = _spec("enum", choices=(
+        "hospital", "academic_health_system", "fqhc", "clinic", "group", "other"))
+    employer_has_acgme_programs: bool | None = _spec("bool")
+    hospital_owned: bool | None = _spec("bool")
+    assessment_program: bool | None = _spec("bool")
+    supervisor_board_certified: bool | None = _spec("bool")
+    underserved_area: bool | None = _spec("bool")
+    h1b_petition: H1bPetition | None = _spec("object", cls=H1bPetition, absent="default",
+                                             doc="absent: a new petition filed at as_of")
+
+
+@_frozen
+class Interest:
+    """Which jurisdictions to answer licensure questions for."""
+
+    states: tuple[str, ...] | None = _spec("states", doc="absent: every state in the data")
+
+
+@_frozen
+class Applicant:
+    """One applicant's facts (contract §3). Every section and field is optional.
+
+    >>> Applicant().person is None
+    True
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    as_of: _dt.date | None = _spec("date", doc="the date the facts describe; an explicit as_of wins")
+    person: Person | None = _spec("object", cls=Person)
+    school: School | None = _spec("object", cls=School)
+    exams: tuple[Exam, ...] | None = _spec("list", cls=Exam)
+    ecfmg: Ecfmg | None = _spec("object", cls=Ecfmg)
+    licenses: tuple[License, ...] | None = _spec("list", cls=License)
+    training: tuple[Training, ...] | None = _spec("list", cls=Training)
+    practice: tuple[Practice, ...] | None = _spec("list", cls=Practice)
+    match: Match | None = _spec("object", cls=Match)
+    offer: Offer | None = _spec("object", cls=Offer)
+    interest: Interest | None = _spec("object", cls=Interest)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, file: str | None = None) -> Applicant:
+        """Validate a document (what ``json.load`` or ``tomllib.load`` gives) into an Applicant.
+
+        Raises :class:`~imgpath.InvalidFacts` naming the field path on the first problem.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidFacts("", f"expected a table/object at the top level, got {_kind_of(data)}",
+                               file=file)
+        body = dict(data)
+        schema = body.pop("schema", 1)
+        if schema != 1 or isinstance(schema, bool):
+            raise InvalidFacts("schema", f"this imgpath reads schema 1, got {schema!r}", file=file)
+        try:
+            return _structure(cls, body, "")
+        except InvalidFacts as err:
+            if file is not None:
+                raise InvalidFacts(err.path, err.problem, file=file) from None
+            raise
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document form: ISO date strings, absent fields omitted; ``from_dict`` inverts it."""
+        out: dict[str, Any] = {"schema": self.SCHEMA_VERSION}
+        out.update(_unstructure(self))
+        return out
+
+    def evolve(self, **changes: Any) -> Applicant:
+        """A copy with some sections replaced; sections may be given as dicts.
+
+        >>> Applicant().evolve(person={"us_status": "citizen"}).person.us_status
+        'citizen'
+        """
+        values = {}
+        for name, value in changes.items():
+            fld = _field(type(self), name, "")
+            values[name] = value if value is None else _convert(fld, value, name)
+        return attrs.evolve(self, **values)
+
+    def with_facts(self, facts: Mapping[str, Any]) -> Applicant:
+        """A copy with a partial document merged in, section by section (lists replaced whole).
+
+        >>> a = Applicant.from_dict({"person": {"us_status": "none", "in_us": False}})
+        >>> a.with_facts({"person": {"in_us": True}}).person
+        Person(citizenship=None, us_status='none', in_us=True, work_authorized=None, us_family=None)
+        """
+        doc = self.to_dict()
+        for key, value in facts.items():
+            if isinstance(value, Mapping) and isinstance(doc.get(key), dict):
+                doc[key] = {**doc[key], **value}
+            else:
+                doc[key] = value
+        return Applicant.from_dict(doc)
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def _meta(fld: attrs.Attribute) -> dict[str, Any]:  # type: ignore[type-arg]
+    return fld.metadata["imgpath"]
+
+
+def key_of(fld: attrs.Attribute) -> str:  # type: ignore[type-arg]
+    """The document key of an attrs field (``from_`` is spelled ``from``)."""
+    return _meta(fld).get("key", fld.name)
+
+
+@functools.cache
+def fields_by_key(cls: type) -> dict[str, attrs.Attribute]:  # type: ignore[type-arg]
+    """Document key → attrs field, for a section class (cached: the schema is fixed)."""
+    return {key_of(f): f for f in attrs.fields(cls)}
+
+
+def _field(cls: type, key: str, path: str) -> attrs.Attribute:  # type: ignore[type-arg]
+    known = fields_by_key(cls)
+    if key not in known:
+        hint = difflib.get_close_matches(key, list(known), n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(known))}"
+        raise InvalidFacts(path, f"unknown key {key!r}{suggestion}")
+    return known[key]
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value!r})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return repr(shown)
+    if isinstance(value, Mapping):
+        return "a table/object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _structure(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise InvalidFacts(path, f"expected a table/object, got {_kind_of(data)}")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise InvalidFacts(path, f"keys must be strings, got {_kind_of(key)}")
+        sub = f"{path}.{key}" if path else key
+        fld = _field(cls, key, sub)
+        if value is None:
+            continue  # JSON null: the same as absent (unknown)
+        values[fld.name] = _convert(fld, value, sub)
+    return cls(**values)
+
+
+def _convert(fld: attrs.Attribute, value: Any, path: str) -> Any:  # type: ignore[type-arg]
+    meta = _meta(fld)
+    kind = meta["kind"]
+    if kind == "object":
+        if isinstance(value, meta["cls"]):
+            return value
+        return _structure(meta["cls"], value, path)
+    if kind == "list":
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise InvalidFacts(path, f"expected a list of tables, got {_kind_of(value)}")
+        if len(value) > MAX_LIST:
+            raise InvalidFacts(path, f"at most {MAX_LIST} entries are accepted, got {len(value)}")
+        return tuple(
+            item if isinstance(item, meta["cls"]) else _structure(meta["cls"], item, f"{path}[{i}]")
+            for i, item in enumerate(value)
+        )
+    if kind == "note":
+        if value is False:
+            return False
+        if isinstance(value, EcfmgNote):
+            return value
+        if value is True:
+            raise InvalidFacts(path, "expected a table like { from = 1990 } or false (no note), got true")
+        note = _structure(EcfmgNote, value, path)
+        if note.from_ is not None and note.to is not None and note.to < note.from_:
+            raise InvalidFacts(f"{path}.to", f"must not be before 'from' ({note.from_}), got {note.to}")
+        return note
+    return _scalar(meta, value, path)
+
+
+def _scalar(meta: dict[str, Any], value: Any, path: str) -> Any:
+    kind = meta["kind"]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise InvalidFacts(path, f"expected true or false, got {_kind_of(value)}")
+        return value
+    if kind in ("int", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidFacts(path, f"expected a number, got {_kind_of(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidFacts(path, f"expected a finite number, got {value!r}")
+        if kind == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise InvalidFacts(path, f"expected a whole number, got {value!r}")
+                value = int(value)
+        lo, hi = meta["lo"], meta["hi"]
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise InvalidFacts(path, f"expected a value between {lo} and {hi}, got {value!r}")
+        return value
+    if kind == "date":
+        return _date(value, path)
+    if kind in ("countries", "strings", "states"):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise InvalidFacts(path, f"expected a list of strings, got {_kind_of(value)}")
+        if len(value) > MAX_LIST:
+            raise InvalidFacts(path, f"at most {MAX_LIST} entries are accepted, got {len(value)}")
+        item_kind = {"countries": "country", "strings": "str", "states": "state"}[kind]
+        items = [_scalar({**meta, "kind": item_kind}, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(dict.fromkeys(items))  # a set in document order
+    if not isinstance(value, str):
+        raise InvalidFacts(path, f"expected a string, got {_kind_of(value)}")
+    if len(value) > MAX_STRING:
+        raise InvalidFacts(path, f"at most {MAX_STRING} characters are accepted, got {len(value)}")
+    if kind == "enum":
+        if value not in meta["choices"]:
+            hint = difflib.get_close_matches(value, meta["choices"], n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise InvalidFacts(path, f"expected one of {', '.join(meta['choices'])}, got {value!r}{extra}")
+        return value
+    if kind == "country":
+        if value not in _ISO_COUNTRIES:
+            hint = {"UK": "GB", "EN": "GB", "USA": "US"}.get(value.upper()) or (
+                value.upper() if value.upper() in _ISO_COUNTRIES else None)
+            extra = f"; did you mean {hint!r}?" if hint else ""
+            raise InvalidFacts(path, f"expected an ISO 3166-1 alpha-2 country code, got {value!r}{extra}")
+        return value
+    if kind == "state":
+        if value not in US_JURISDICTIONS:
+            extra = f"; did you mean {value.upper()!r}?" if value.upper() in US_JURISDICTIONS else ""
+            raise InvalidFacts(path, f"expected a U.S. postal code such as 'TX', got {value!r}{extra}")
+        return value
+    if kind == "jurisdiction":
+        if value.startswith("US-") and value[3:] in US_JURISDICTIONS:
+            return value
+        if value in _ISO_COUNTRIES:
+            return value
+        hint = f"US-{value}" if value in US_JURISDICTIONS else None
+        extra = f"; did you mean {hint!r}?" if hint else ""
+        raise InvalidFacts(path, f"expected a country code or 'US-XX' for a U.S. state, got {value!r}{extra}")
+    return value  # plain str
+
+
+def _date(value: Any, path: str) -> _dt.date:
+    if isinstance(value, _dt.datetime):
+        raise InvalidFacts(path, f"expected a date without a time, got {value.isoformat()!r}")
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return _dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidFacts(path, f"expected an ISO date (YYYY-MM-DD), got {_kind_of(value)}")
+
+
+# --------------------------------------------------------------------------- unstructure
+
+
+def _unstructure(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for fld in attrs.fields(type(obj)):
+        value = getattr(obj, fld.name)
+        if value is None:
+            continue
+        out[key_of(fld)] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return _unstructure(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return value
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_applicant(path: str | Path) -> Applicant:
+    """Read a ``.toml`` or ``.json`` applicant document; errors name the file and the field.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "a.toml")
+    ...     _ = open(p, "w").write('[person]\\nus_status = "citizen"\\n')
+    ...     load_applicant(p).person.us_status
+    'citizen'
+    """
+    p = Path(path)
+    name = str(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise InvalidFacts("", f"cannot read the file: {err.strerror or err}", file=name) from None
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(raw.decode("utf-8"))
+        elif suffix == ".json":
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        else:
+            raise InvalidFacts("", "expected a .toml or .json file", file=name)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
+        if isinstance(err, InvalidFacts):
+            raise
+        raise InvalidFacts("", f"not valid {suffix[1:].upper()}: {err}", file=name) from None
+    return Applicant.from_dict(data, file=name)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number imgpath accepts")
+
+
+def section_classes() -> dict[str, type]:
+    """Every section class by its path prefix, e.g. ``{"person": Person, "exams": Exam, ...}``."""
+    out: dict[str, type] = {}
+    for fld in attrs.fields(Applicant):
+        meta = _meta(fld)
+        if meta["cls"] is not None:
+            out[fld.name] = meta["cls"]
+    return out
