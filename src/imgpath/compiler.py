@@ -149,10 +149,11 @@ class Atom:
             iv = result if isinstance(result, ex.Interval) else (
                 ex.Interval(0, math.inf) if result is ex.UNKNOWN else ex.Interval(result, result))
             return {"t": self.type, "lo": encode(iv.lo), "hi": encode(iv.hi)}
+        # dense: "v" is always present so the engine can correlate with it; flags say unknown / none
         if result is ex.UNKNOWN:
-            return {"t": self.type}
+            return {"t": self.type, "v": 0, "?v": 1}
         if result is ex.NONE:
-            return {"t": self.type, "~v": 1}
+            return {"t": self.type, "v": 0, "~v": 1}
         return {"t": self.type, "v": encode(result)}
 
 
@@ -165,6 +166,7 @@ class Term:
     const: Any = None
     can_none: bool = False
     interval: bool = False
+    dense: bool = False  # the key is always present; unknown is flagged by "?key" (rows, value atoms)
 
     @property
     def is_const(self) -> bool:
@@ -194,7 +196,7 @@ class Program:
     atoms: tuple[Atom, ...]
     definitions: Mapping[str, Any]
     actions: Mapping[str, EngineAction]
-    shards: Mapping[str, tuple[str, ...]]
+    shards: Mapping[str, tuple[str, ...]]  # base fact type -> the engine types a copy is asserted under
     sections: tuple[str, ...]
     row_tables: tuple[str, ...]
     order: tuple[Rule, ...]  # rules sorted by stratum of their conclusion
@@ -226,6 +228,7 @@ class _Compiler:
         self.row_tables: set[str] = set()
         self.rule: Rule | None = None
         self.negated_refs: set[str] = set()
+        self.alias_names: dict[str, str] = {}  # engine alias -> fact alias
 
     def fail(self, problem: str, node: ex.Node | None = None) -> RuleError:
         r = self.rule
@@ -240,7 +243,7 @@ class _Compiler:
         for rule in self.rules:
             self.rule = rule
             self.negated_refs = set()
-            conds = list(rule.when)
+            conds = self.merge_atoms(list(rule.when))
             if rule.value is not None and not isinstance(rule.value, ex.Const):
                 conds.append(ex.Func("present", (rule.value,)))
             t_form = _and(self.pol(c, T) for c in conds)
@@ -256,7 +259,8 @@ class _Compiler:
             if rule.verdict == "yes":
                 self.emit(rule, T, t_form, gate)
             self.emit(rule, P, p_form, gate)
-        shards = self.shard()
+        self.shard()
+        shards = self.copies()
         self.definitions["$begin"] = {"all": [{"m": {"$and": [{"t": "begin"}]}}]}
         self.definitions["$catch"] = {"all": [{"m": {"$ex": {"t": 1}}}, {"n": {"$and": [{"t": "never"}]}}]}
         order = tuple(sorted(self.rules, key=lambda r: strata[r.conclusion]))
@@ -344,10 +348,10 @@ class _Compiler:
             col = node.path[0]
             self.row_tables.add(table.name)
             if col == table.key:
-                return Term("row", "key")
+                return Term("row", "key", dense=True)
             if table.columns.get(col) == "list":
                 return None
-            return Term("row", col)
+            return Term("row", col, dense=True)
         if root == "as_of":
             return Term("ctx", "as_of")
         if self.season_bind is not None and root == self.season_bind:
@@ -372,13 +376,20 @@ class _Compiler:
             return Term(root, "__".join(node.path), can_none=can_none)
         return None
 
-    def has(self, t: Term) -> Lit:
+    def has(self, t: Term) -> Any:
+        if t.dense:
+            lits = [Lit(t.alias, {"$nex": {"?" + t.key: 1}})]  # type: ignore[arg-type,operator]
+            if t.can_none:
+                lits.append(Lit(t.alias, {"$nex": {"~" + t.key: 1}}))  # type: ignore[arg-type,operator]
+            return _and(lits)
         return Lit(t.alias, {"$ex": {t.key: 1}})  # type: ignore[arg-type]
 
     def none(self, t: Term) -> Any:
         return Lit(t.alias, {"~" + t.key: 1}) if t.can_none else FALSE  # type: ignore[arg-type,operator]
 
     def unk(self, t: Term) -> Any:
+        if t.dense:
+            return Lit(t.alias, {"?" + t.key: 1})  # type: ignore[arg-type,operator]
         lits = [Lit(t.alias, {"$nex": {t.key: 1}})]  # type: ignore[arg-type]
         if t.can_none:
             lits.append(Lit(t.alias, {"$nex": {"~" + t.key: 1}}))  # type: ignore[arg-type,operator]
@@ -392,8 +403,8 @@ class _Compiler:
                 N: _or([self.none(t), self.unk(t)])}[pol]
 
     def boolean_field(self, t: Term, pol: str) -> Any:
-        true = Lit(t.alias, {t.key: True})  # type: ignore[dict-item]
-        false = _or([Lit(t.alias, {t.key: False}), self.none(t)])  # type: ignore[dict-item]
+        true = _and([self.has(t), Lit(t.alias, {t.key: True})])  # type: ignore[dict-item]
+        false = _or([_and([self.has(t), Lit(t.alias, {t.key: False})]), self.none(t)])  # type: ignore[dict-item]
         return {T: true, F: false, P: _or([true, self.unk(t)]), N: _or([false, self.unk(t)])}[pol]
 
     # ------------------------------------------------------------------ comparisons
@@ -410,9 +421,10 @@ class _Compiler:
             if right.is_const:
                 return self.cmp_const(left, op, right.const, pol)
             if "row" in (left.alias, right.alias) and left.alias != right.alias and op in ex.FLIPPED_CMP:
-                if right.alias != "row":
-                    left, right, op = right, left, ex.FLIPPED_CMP[op]
-                return self.cmp_row(left, op, right, pol)
+                # the other side is read through a dense value atom: the engine cannot correlate
+                # with a property that may be missing (engine error 311)
+                a, r_, o = (node.left, right, op) if right.alias == "row" else (node.right, left, ex.FLIPPED_CMP[op])
+                return self.cmp_row(self.value_atom(a), o, r_, pol)
         if op in ("in", "notin") and left is not None and not left.is_const and isinstance(node.right, ex.Const):
             return self.cmp_const(left, op, tuple(encode(v) for v in node.right.value), pol)
         # one side reads the 'for' row: compute the other side as a value atom and join
@@ -441,46 +453,54 @@ class _Compiler:
         return {T: true, F: false, P: _or([true, self.unk(t)]), N: _or([false, self.unk(t)])}[pol]
 
     def cmp_row(self, t: Term, op: str, row: Term, pol: str) -> Any:
-        """``t op row.col``: tests go on t's pattern, correlated with the row fact."""
+        """``t op row.col``: the comparison is a test on the row pattern that reads t's fact.
+
+        Keeping it on one pattern lets the possible/not-true forms stay single ``$or``
+        tests instead of multiplying engine rules.
+        """
         if t.interval:
             return self.cmp_interval_row(t, op, row, pol)
-        ref = {"row": row.key}
+        alias = _alias(t.alias)  # type: ignore[arg-type]
+
+        def on_row(o: str) -> Lit:
+            return Lit("row", _test(ex.FLIPPED_CMP[o], row.key, {alias: t.key}))  # type: ignore[arg-type]
+
         base = op if op != "!=" else "=="
-        match = _and([self.has(t), Lit(row.alias, {"$ex": {row.key: 1}}),  # type: ignore[arg-type,dict-item]
-                      Lit(t.alias, _test(base, t.key, ref))])  # type: ignore[arg-type]
-        miss = _and([self.has(t), Lit(row.alias, {"$ex": {row.key: 1}}),  # type: ignore[arg-type,dict-item]
-                     Lit(t.alias, _test(ex.NEGATED_CMP[base], t.key, ref))])  # type: ignore[arg-type]
-        unk = _or([self.unk(t), Lit(row.alias, {"$nex": {row.key: 1}})])  # type: ignore[arg-type,dict-item]
+        has_row = self.has(row)
+        match = _and([self.has(t), has_row, on_row(base)])
+        miss = _and([self.has(t), has_row, on_row(ex.NEGATED_CMP[base])])
+        unk = _or([self.unk(t), self.unk(row)])
         none = self.none(t)
         true, false = (match, _or([miss, none])) if op != "!=" else (_or([miss, none]), match)
-        # unknown only where nothing is known none (a NONE side makes the comparison decided)
-        unk_only = _and([unk, _and([]) if not t.can_none else Lit(t.alias, {"$nex": {"~" + t.key: 1}})])  # type: ignore[arg-type,operator]
+        # unknown only where nothing is known none (a NONE side decides the comparison)
+        unk_only = _and([unk, TRUE if not t.can_none else Lit(t.alias, {"$nex": {"~" + t.key: 1}})])  # type: ignore[arg-type,operator]
+        # (match/miss read both facts through present properties: value atoms and rows are dense)
         return {T: true, F: false, P: _or([true, unk_only]), N: _or([false, unk_only])}[pol]
 
     def cmp_interval_row(self, t: Term, op: str, row: Term, pol: str) -> Any:
-        def c(field: str, o: str) -> Lit:
-            return Lit(t.alias, _test(o, field, {"row": row.key}))  # type: ignore[arg-type]
+        """``[lo, hi] op row.col``, all on the row pattern (intervals are always present)."""
+        alias = _alias(t.alias)  # type: ignore[arg-type]
 
-        has_row = Lit("row", {"$ex": {row.key: 1}})
+        def c(field: str, o: str) -> Lit:
+            # field o row.col  <=>  row.col flip(o) field
+            return Lit("row", _test(ex.FLIPPED_CMP[o], row.key, {alias: field}))  # type: ignore[arg-type]
+
+        has_row = self.has(row)
+        unk = self.unk(row)
         if op in (">=", ">"):
             true, false = c("lo", op), c("hi", ex.NEGATED_CMP[op])
+            notf, nott = c("hi", op), c("lo", ex.NEGATED_CMP[op])
         elif op in ("<=", "<"):
             true, false = c("hi", op), c("lo", ex.NEGATED_CMP[op])
+            notf, nott = c("lo", op), c("hi", ex.NEGATED_CMP[op])
         elif op == "==":
-            true = _and([c("lo", "=="), c("hi", "==")])
-            false = _or([c("hi", "<"), c("lo", ">")])
+            true, false = _and([c("lo", "=="), c("hi", "==")]), _or([c("hi", "<"), c("lo", ">")])
+            notf, nott = _and([c("lo", "<="), c("hi", ">=")]), _or([c("lo", "!="), c("hi", "!=")])
         else:  # !=
-            true = _or([c("hi", "<"), c("lo", ">")])
-            false = _and([c("lo", "=="), c("hi", "==")])
-        true, false = _and([has_row, true]), _and([has_row, false])
-        unk = Lit("row", {"$nex": {row.key: 1}})
-        notf = _or([_and([has_row, {">=": c("hi", ">="), ">": c("hi", ">"), "<=": c("lo", "<="),
-                                    "<": c("lo", "<"), "==": _and([c("lo", "<="), c("hi", ">=")]),
-                                    "!=": _or([c("lo", "!="), c("hi", "!=")])}[op]]), unk])
-        nott = _or([_and([has_row, {">=": c("lo", "<"), ">": c("lo", "<="), "<=": c("hi", ">"),
-                                    "<": c("hi", ">="), "==": _or([c("lo", "!="), c("hi", "!=")]),
-                                    "!=": _and([c("lo", "<="), c("hi", ">=")])}[op]]), unk])
-        return {T: true, F: false, P: notf, N: nott}[pol]
+            true, false = _or([c("hi", "<"), c("lo", ">")]), _and([c("lo", "=="), c("hi", "==")])
+            notf, nott = _or([c("lo", "!="), c("hi", "!=")]), _and([c("lo", "<="), c("hi", ">=")])
+        return {T: _and([has_row, true]), F: _and([has_row, false]),
+                P: _or([_and([has_row, notf]), unk]), N: _or([_and([has_row, nott]), unk])}[pol]
 
     # ------------------------------------------------------------------ atoms
 
@@ -500,7 +520,28 @@ class _Compiler:
         if atom is None:
             atom = Atom(str(len(self.atoms)), node, kind)
             self.atoms[key] = atom
+            self.alias_names[_alias(atom.type)] = atom.type
         return atom
+
+    def merge_atoms(self, conds: list[ex.Node]) -> list[ex.Node]:
+        """Conditions that would each become an atom are computed as one (their Kleene conjunction).
+
+        One fact and one pattern instead of many: the engine's joins stay short (it allows
+        at most 16 patterns per rule) and fewer facts are asserted.
+        """
+        atomic = [c for c in conds if self.computable(c) and self._is_atom(c)]
+        if len(atomic) < 2:
+            return conds
+        rest = [c for c in conds if not any(c is a for a in atomic)]
+        return [ex.And(tuple(atomic)), *rest]
+
+    def _is_atom(self, node: ex.Node) -> bool:
+        saved = dict(self.atoms), set(self.used_sections), set(self.row_tables)
+        try:
+            form = self.pol(node, T)
+        finally:
+            self.atoms, self.used_sections, self.row_tables = saved[0], saved[1], saved[2]
+        return isinstance(form, Lit) and form.alias.startswith("a:")
 
     def truth_atom(self, node: ex.Node, pol: str) -> Any:
         if not self.computable(node):
@@ -514,7 +555,7 @@ class _Compiler:
         interval = isinstance(node, ex.Quant) and node.fn in ("count", "sum_years", "sum_years_since") or (
             isinstance(node, ex.Arith))
         atom = self._atom(node, "interval" if interval else "value")
-        return Term(atom.type, "v", can_none=not interval, interval=interval)
+        return Term(atom.type, "v", can_none=not interval, interval=interval, dense=not interval)
 
     # ------------------------------------------------------------------ emit
 
@@ -558,6 +599,11 @@ class _Compiler:
                 by_alias[lit.alias].append(lit.test)
         if rule.for_var:
             by_alias.setdefault("row", [])
+        # a test that reads another fact (a correlation) needs that fact's pattern, even without tests of its own
+        for tests in list(by_alias.values()):
+            for alias in _correlated(tests):
+                if alias != "row":
+                    by_alias.setdefault(self.alias_names.get(alias, alias), [])
         if value is not None and value[0] == "field":
             by_alias.setdefault(value[1], [])
         for k, v in rule.args:
@@ -566,9 +612,18 @@ class _Compiler:
         patterns: list[dict[str, Any]] = []
         if gate:
             patterns.append({"g": {"$and": [{"t": "gate"}, {"s": gate}]}})
-        for alias in sorted(by_alias, key=lambda a: (a != "row", a)):
-            tests = _dedupe(by_alias[alias])
-            patterns.append({_alias(alias): {"$and": [{"t": self.fact_type(alias, rule)}, *tests]}})
+        for alias in sorted(by_alias, key=lambda a: (a == "row", a)):
+            typ = {"t": self.fact_type(alias, rule)}
+            for i, chunk in enumerate(_chunks(_dedupe(by_alias[alias]))):
+                if i == 0:
+                    patterns.append({_alias(alias): {"$and": [typ, *chunk]}})
+                else:
+                    # one pattern holds at most 31 expressions: the rest go on a copy of the same fact
+                    # (asserted under its own type; the engine never binds one fact to two patterns),
+                    # rows joined to the first pattern on their key
+                    copy = {"t": f"{typ['t']}@{i}"}
+                    join = [{"key": {"row": "key"}}] if alias == "row" else []
+                    patterns.append({f"{_alias(alias)}_{i}": {"$and": [copy, *join, *chunk]}})
         for i, lit in enumerate(sorted(refs, key=lambda r: (r.neg, r.name, r.kind))):
             tests: list[Any] = [{"t": f"c:{lit.name}"}, {"k": lit.kind}]
             for arg, (src, v) in lit.args:
@@ -595,7 +650,20 @@ class _Compiler:
 
     # ------------------------------------------------------------------ limits
 
-    def shard(self) -> dict[str, tuple[str, ...]]:
+    def copies(self) -> dict[str, tuple[str, ...]]:
+        """Base fact type -> every engine type patterns use for it (shards ``#k``, split copies ``@i``)."""
+        types: dict[str, set[str]] = defaultdict(set)
+        for definition in self.definitions.values():
+            for pattern in definition["all"]:
+                (_, cond), = pattern.items()
+                tests = cond.get("$and", []) if isinstance(cond, dict) else []
+                if tests and isinstance(tests[0], dict) and isinstance(tests[0].get("t"), str):
+                    typ = tests[0]["t"]
+                    base = typ.split("@")[0].split("#")[0]
+                    types[base].add(typ)
+        return {base: tuple(sorted(ts)) for base, ts in types.items() if ts != {base}}
+
+    def shard(self) -> None:
         """Spread the patterns of over-full fact types over copies (``school#1``...) of those facts."""
         weight: dict[str, dict[str, int]] = defaultdict(dict)
         for definition in self.definitions.values():
@@ -607,7 +675,6 @@ class _Compiler:
                 typ = tests[0]["t"]
                 sig = json.dumps(tests[1:], sort_keys=True)
                 weight[typ][sig] = max(1, sum(_count_tests(t) for t in tests[1:]))
-        shards: dict[str, tuple[str, ...]] = {}
         for typ, sigs in weight.items():
             total = sum(sigs.values())
             if total <= ALPHA_LIMIT:
@@ -627,18 +694,33 @@ class _Compiler:
                     names.append(f"{typ}#{len(names)}")
                     load.append(w)
                     assignment[sig] = names[-1]
-            shards[typ] = tuple(names)
             for definition in self.definitions.values():
                 for pattern in definition["all"]:
                     (alias, cond), = pattern.items()
                     tests = cond.get("$and", [])
                     if tests and tests[0].get("t") == typ:
                         tests[0] = {"t": assignment[json.dumps(tests[1:], sort_keys=True)]}
-        return shards
 
 
 def _alias(alias: str) -> str:
     return alias.replace(":", "_")
+
+
+def _correlated(tests: Any) -> set[str]:
+    """Engine aliases that tests refer to (``{"field": {"alias": "other_field"}}``)."""
+    found: set[str] = set()
+    if isinstance(tests, list):
+        for t in tests:
+            found |= _correlated(t)
+    elif isinstance(tests, dict):
+        for k, v in tests.items():
+            if k.startswith("$"):
+                found |= _correlated(v)
+            elif isinstance(v, dict) and len(v) == 1:
+                (alias, field), = v.items()
+                if not alias.startswith("$") and isinstance(field, str):
+                    found.add(alias)
+    return found
 
 
 def _test(op: str, key: str, value: Any) -> dict[str, Any]:
@@ -650,6 +732,35 @@ def _test(op: str, key: str, value: Any) -> dict[str, Any]:
 
 def _or_json(tests: list[Any]) -> Any:
     return tests[0] if len(tests) == 1 else {"$or": tests}
+
+
+#: Expressions one pattern may hold (the engine stops at 32, counting $and/$or and their ends).
+MAX_EXPRESSIONS = 28
+
+
+def _expressions(test: Any) -> int:
+    if isinstance(test, dict) and len(test) == 1:
+        (k, v), = test.items()
+        if k in ("$and", "$or"):
+            return 2 + sum(_expressions(t) for t in v)
+    return 1
+
+
+def _chunks(tests: list[Any]) -> list[list[Any]]:
+    """Split a pattern's tests so each pattern stays under the engine's expression limit."""
+    out: list[list[Any]] = [[]]
+    used = 3  # the pattern's own $and, its end and the type test
+    for t in tests:
+        n = _expressions(t)
+        if n + 4 > MAX_EXPRESSIONS:
+            raise RuleError(f"a condition needs {n} engine expressions (limit {MAX_EXPRESSIONS - 4}); "
+                            f"split it: {json.dumps(t)[:200]}")
+        if used + n > MAX_EXPRESSIONS and out[-1]:
+            out.append([])
+            used = 4
+        out[-1].append(t)
+        used += n
+    return out
 
 
 def _count_tests(test: Any) -> int:
@@ -690,7 +801,7 @@ def _single_alias(f: Any) -> str | None:
 def _to_test(f: Any) -> Any:
     if isinstance(f, Lit):
         return f.test
-    tests = [_to_test(p) for p in f.parts]
+    tests = _dedupe([_to_test(p) for p in f.parts])
     if len(tests) == 1:
         return tests[0]
     return {"$and" if isinstance(f, AndF) else "$or": tests}
@@ -706,8 +817,19 @@ def _dnf(f: Any) -> list[list[Any]]:
         alias = _single_alias(f)
         if alias is not None:
             return [[Lit(alias, _to_test(f))]]
-        out: list[list[Any]] = []
+        # alternatives that test one and the same fact merge into one compound test
+        groups: dict[str, list[Any]] = {}
+        rest: list[Any] = []
         for p in f.parts:
+            a = _single_alias(p)
+            if a is None:
+                rest.append(p)
+            else:
+                groups.setdefault(a, []).append(p)
+        out: list[list[Any]] = []
+        for a, parts in groups.items():
+            out.append([Lit(a, _to_test(OrF(tuple(parts))) if len(parts) > 1 else _to_test(parts[0]))])
+        for p in rest:
             out.extend(_dnf(p))
         return out
     # AndF

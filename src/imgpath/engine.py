@@ -95,11 +95,7 @@ def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
     for table_name in program.row_tables:
         table = program.book.tables[table_name]
         for key in ctx.rows(table_name):
-            row: dict[str, Any] = {"t": f"r:{table_name}", "key": key}
-            for col, cell in table.rows[key].items():
-                if not isinstance(cell.value, tuple):
-                    row[col] = encode(cell.value)
-            facts.append(row)
+            facts.append(_row_fact(table, key))
     env = ctx.env()
     for atom in program.atoms:
         try:
@@ -108,6 +104,26 @@ def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
             raise EngineError(f"cannot compute {ex.render(atom.node)}: {err.problem}") from None
         facts.append(atom.fact(result))
     return facts
+
+
+_DEFAULTS = {"str": "", "int": 0, "number": 0, "bool": False, "date": 0}
+
+
+def _row_fact(table: Any, key: Any) -> dict[str, Any]:
+    """A parameter row, densely: every column present (unknown ones as a default plus a ``?col`` flag),
+    because the engine fails on a correlation with a missing property."""
+    row: dict[str, Any] = {"t": f"r:{table.name}", "key": key}
+    cells = table.rows[key]
+    for col, typ in table.columns.items():
+        if typ == "list":
+            continue
+        cell = cells.get(col)
+        if cell is None:
+            row[col] = _DEFAULTS[typ]
+            row["?" + col] = 1
+        else:
+            row[col] = encode(cell.value)
+    return row
 
 
 class RuleBase:
@@ -130,10 +146,11 @@ class RuleBase:
         except _dre.error as err:
             raise EngineError(f"the engine rejected the compiled rules: {err}") from None
         self._finalizer = weakref.finalize(self, _dre.delete_ruleset, self._handle)
+        self._broken = False
 
     @property
     def closed(self) -> bool:
-        return not self._finalizer.alive
+        return not self._finalizer.alive and not self._broken
 
     def close(self) -> None:
         """Free the compiled ruleset (idempotent)."""
@@ -145,8 +162,20 @@ class RuleBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _poison(self) -> None:
+        """Stop using the current ruleset (it holds a session that cannot be deleted safely)."""
+        self._finalizer.detach()  # leak it rather than risk a crash in delete_ruleset
+        self._broken = True
+
+    def _rebuild(self) -> None:
+        self._handle = _dre.create_ruleset(f"{self._name}.{next(_names)}", json.dumps(self.program.definitions))
+        self._finalizer = weakref.finalize(self, _dre.delete_ruleset, self._handle)
+        self._broken = False
+
     def run(self, ctx: Context, facts: list[dict[str, Any]] | None = None) -> list[Firing]:
         """Evaluate one applicant: every firing, in engine order."""
+        if self._broken:
+            self._rebuild()
         if self.closed:
             raise EngineError("this RuleBase is closed; build a new one")
         if facts is None:
@@ -193,7 +222,13 @@ class _Session:
         raise EngineError("the engine kept rejecting distinct base facts as duplicates")  # pragma: no cover
 
     def _run(self, batch: list[dict[str, Any]]) -> list[Firing]:
-        code, state = _dre.assert_facts(self.handle, json.dumps(batch))
+        try:
+            code, state = _dre.assert_facts(self.handle, json.dumps(batch))
+        except _dre.error as err:
+            # the session never started an action: deleting it can crash the process (engine-notes §2),
+            # so abandon this compiled ruleset instead and let the next evaluation build a fresh one
+            self.rb._poison()
+            raise EngineError(f"the engine rejected the facts: {err}") from None
         msgs: str | None = None
         try:
             # always start an action: it initialises the session, so delete_state is safe (engine-notes §7.1.6)

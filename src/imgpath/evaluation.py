@@ -207,6 +207,9 @@ class Evaluation:
             verdict = Verdict.NO
         basis = yes if verdict is Verdict.YES and spec.kind != "set" else (yes + maybe or self._candidates(key))
         rules, sources, confidence, assumptions = self._support(key, basis, verdict)
+        if not basis and spec.sources:  # a conclusion that is NO by definition (e.g. TN never allows residency)
+            sources = tuple(self.book.sources[s] for s in spec.sources)
+            confidence = spec.confidence
         out = Conclusion(name, dict(args), verdict, value, rules, sources, confidence, assumptions,
                          spec.kind, spec.internal, note)
         self._cache[key] = out

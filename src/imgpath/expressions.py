@@ -205,7 +205,7 @@ def parse(text: str) -> Node:
     if len(text) > 4000:
         raise RuleError("a condition may be at most 4000 characters", text=text[:80] + "...")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse("(" + text.strip() + "\n)", mode="eval")  # parenthesised: conditions may span lines
     except SyntaxError as err:
         raise RuleError(f"not a valid expression: {err.msg}", text=text) from None
     except (ValueError, RecursionError, MemoryError) as err:

@@ -137,6 +137,9 @@ class ConclusionSpec:
     digest: tuple[str, ...] = ()
     internal: bool = False
     judged: str = ""
+    never_yes: bool = False
+    sources: tuple[str, ...] = ()
+    confidence: str = "primary"
 
 
 @attrs.frozen
@@ -329,6 +332,10 @@ class Rulebook:
                 checker.check(node, ex.render(node))
             if r.value is not None:
                 checker.check(r.value, ex.render(r.value))
+        for spec in self.conclusions.values():
+            for sid in spec.sources:
+                if sid not in self.sources:
+                    raise RuleError(f"conclusion {spec.name}: unknown source {sid!r}{_hint(sid, self.sources)}")
         for sid, src in self.sources.items():
             if src.kind not in ("primary", "secondary"):
                 raise RuleError(f"source {sid}: kind must be primary or secondary, got {src.kind!r}")
@@ -634,7 +641,8 @@ def _load_conclusions(f: Path) -> dict[str, ConclusionSpec]:
             continue
         if not isinstance(raw, dict):
             raise RuleError(f"conclusion {name}: expected a table", file=str(f))
-        extra = set(raw) - {"kind", "description", "args", "values", "digest", "internal", "judged"}
+        extra = set(raw) - {"kind", "description", "args", "values", "digest", "internal", "judged",
+                            "never_yes", "sources", "confidence"}
         if extra:
             raise RuleError(f"conclusion {name}: unknown keys {sorted(extra)}", file=str(f))
         kind = raw.get("kind", "boolean")
@@ -645,7 +653,8 @@ def _load_conclusions(f: Path) -> dict[str, ConclusionSpec]:
             args[arg] = tuple(domain) if isinstance(domain, list) else domain
         out[name] = ConclusionSpec(name, kind, raw.get("description", ""), args, tuple(raw.get("values", ())),
                                    tuple(raw.get("digest", ())), bool(raw.get("internal", False)),
-                                   raw.get("judged", ""))
+                                   raw.get("judged", ""), bool(raw.get("never_yes", False)),
+                                   tuple(raw.get("sources", ())), raw.get("confidence", "primary"))
     return out
 
 
@@ -685,6 +694,11 @@ def _load_table(f: Path, doc: dict[str, Any]) -> Table:
             else:
                 cell = Cell(_check_cell(raw, columns[col], f"{name}.{raw_key}.{col}", file))
             row[col] = cell
+        for col, default in (meta.get("defaults") or {}).items():
+            if col not in columns:
+                raise RuleError(f"[table.defaults] names unknown column {col!r}", file=file)
+            row.setdefault(col, Cell(_check_cell(default, columns[col], f"{name}.defaults.{col}", file),
+                                     "primary", (), "default: absence has this meaning"))
         rows[key] = row
     bind = meta["bind"]
     return Table(name, meta["key"], key_type, bind, columns, rows, meta.get("scope"), file,
