@@ -50,18 +50,31 @@ ALPHA_LIMIT = 40
 MAX_DISJUNCTS = 48
 #: Most patterns in one engine rule (the engine keeps at most 16 frames per join).
 MAX_PATTERNS = 15
-#: Encoding of an unbounded interval end (JSON has no infinity).
-INF = 1e18
+#: Encoding of an unbounded interval end (JSON has no infinity; an int, see :func:`encode`).
+INF = 10**15
 
 T, F, P, N = "T", "F", "P", "N"  # true, false, possible (not false), not true
 
 
 def encode(value: Any) -> Any:
-    """A fact value as the engine sees it: dates become day numbers."""
+    """A fact value as the engine sees it: dates become day numbers, floats never use exponents.
+
+    durable-rules' JSON parser misreads exponent notation (``1e+18``, ``1e-05``) and then
+    silently drops the facts after it in the same batch, so every float is written as an
+    integer or a plain decimal.
+
+    >>> encode(_dt.date(2026, 1, 15)), encode(3.0), encode(1e-7), encode(float("inf"))
+    (739631, 3, 0, 1000000000000000)
+    """
     if isinstance(value, _dt.date):
         return value.toordinal()
-    if isinstance(value, float) and math.isinf(value):
-        return INF if value > 0 else -INF
+    if isinstance(value, float):
+        if math.isinf(value):
+            return INF if value > 0 else -INF
+        if value.is_integer():
+            return int(value) if abs(value) < INF else int(math.copysign(INF, value))
+        value = round(value, 6)
+        return 0 if abs(value) < 1e-4 else value  # below 1e-4 Python writes an exponent
     return value
 
 
@@ -191,7 +204,7 @@ class Program:
 
     book: Rulebook
     rules: tuple[Rule, ...]
-    strata: Mapping[str, int]
+    strata: Mapping[str, int]  # rule id -> stratum
     max_stratum: int
     atoms: tuple[Atom, ...]
     definitions: Mapping[str, Any]
@@ -227,7 +240,7 @@ class _Compiler:
         self.used_sections: set[str] = set()
         self.row_tables: set[str] = set()
         self.rule: Rule | None = None
-        self.negated_refs: set[str] = set()
+        self.negated_refs: set[tuple[str, Any]] = set()
         self.alias_names: dict[str, str] = {}  # engine alias -> fact alias
 
     def fail(self, problem: str, node: ex.Node | None = None) -> RuleError:
@@ -238,8 +251,8 @@ class _Compiler:
     # ------------------------------------------------------------------ build
 
     def build(self) -> Program:
-        formulas: list[tuple[Rule, Any, Any, set[str]]] = []
-        deps: dict[str, set[tuple[str, bool]]] = defaultdict(set)
+        formulas: list[tuple[Rule, Any, Any, bool]] = []
+        deps: dict[str, list[tuple[tuple[str, Any], bool]]] = {}
         for rule in self.rules:
             self.rule = rule
             self.negated_refs = set()
@@ -248,14 +261,13 @@ class _Compiler:
                 conds.append(ex.Func("present", (rule.value,)))
             t_form = _and(self.pol(c, T) for c in conds)
             p_form = _and(self.pol(c, P) for c in conds)
-            refs = {r.name for c in conds for r in ex.walk(c) if isinstance(r, ex.Ref)}
-            for name in refs:
-                deps[rule.conclusion].add((name, name in self.negated_refs))
-            formulas.append((rule, t_form, p_form, set(self.negated_refs)))
+            deps[rule.id] = [(_instance(r), _instance(r) in self.negated_refs)
+                             for c in conds for r in ex.walk(c) if isinstance(r, ex.Ref)]
+            formulas.append((rule, t_form, p_form, bool(self.negated_refs)))
         strata = self.stratify(deps)
-        for rule, t_form, p_form, negs in formulas:
+        for rule, t_form, p_form, negated in formulas:
             self.rule = rule
-            gate = strata[rule.conclusion] if negs else 0
+            gate = strata[rule.id] if negated else 0
             if rule.verdict == "yes":
                 self.emit(rule, T, t_form, gate)
             self.emit(rule, P, p_form, gate)
@@ -263,29 +275,44 @@ class _Compiler:
         shards = self.copies()
         self.definitions["$begin"] = {"all": [{"m": {"$and": [{"t": "begin"}]}}]}
         self.definitions["$catch"] = {"all": [{"m": {"$ex": {"t": 1}}}, {"n": {"$and": [{"t": "never"}]}}]}
-        order = tuple(sorted(self.rules, key=lambda r: strata[r.conclusion]))
+        order = tuple(sorted(self.rules, key=lambda r: strata[r.id]))
         return Program(
             book=self.book, rules=self.rules, strata=strata,
             max_stratum=max(strata.values(), default=0), atoms=tuple(self.atoms.values()),
             definitions=self.definitions, actions=self.actions, shards=shards,
             sections=tuple(sorted(self.used_sections)), row_tables=tuple(sorted(self.row_tables)), order=order)
 
-    def stratify(self, deps: Mapping[str, set[tuple[str, bool]]]) -> dict[str, int]:
-        names = set(self.book.conclusions)
-        stratum = dict.fromkeys(names, 0)
-        for _ in range(len(names) + 1):
+    def stratify(self, deps: Mapping[str, list[tuple[tuple[str, Any], bool]]]) -> dict[str, int]:
+        """Stratum of every rule: at least that of each conclusion instance it reads, one more when negated.
+
+        Instances are (name, literal args) or (name, '*') for args from a 'for' row, so
+        ``pathway_eligible(pathway=2)`` may read ``not pathway_eligible(pathway=1)``.
+        """
+        heads = {r.id: _head(r) for r in self.rules}
+        by_name: dict[str, list[Rule]] = defaultdict(list)
+        for r in self.rules:
+            by_name[r.conclusion].append(r)
+        stratum = dict.fromkeys(heads, 0)
+
+        def level(inst: tuple[str, Any]) -> int:
+            name, key = inst
+            return max((stratum[r.id] for r in by_name.get(name, ())
+                        if key == "*" or heads[r.id][1] in ("*", key)), default=0)
+
+        for _ in range(len(self.rules) + 2):
             changed = False
-            for head, ds in deps.items():
-                for dep, neg in ds:
-                    need = stratum.get(dep, 0) + (1 if neg else 0)
-                    if stratum[head] < need:
-                        stratum[head] = need
-                        changed = True
+            for rid, ds in deps.items():
+                need = max((level(d) + (1 if neg else 0) for d, neg in ds), default=0)
+                if need > stratum[rid]:
+                    if need > len(self.rules):
+                        break
+                    stratum[rid] = need
+                    changed = True
             if not changed:
                 return stratum
-        cyclic = sorted(h for h, ds in deps.items() if any(n for _, n in ds))
-        raise RuleError("a cycle through negation: these conclusions depend on their own negation "
-                        f"(directly or through others): {', '.join(cyclic[:8])}")
+        cyclic = sorted(rid for rid, ds in deps.items() if any(n for _, n in ds) and stratum[rid] >= len(self.rules) // 2)
+        raise RuleError("a cycle through negation: these rules depend on the negation of their own "
+                        f"conclusion (directly or through others): {', '.join(cyclic[:8]) or 'see rules with not'}")
 
     # ------------------------------------------------------------------ polarity
 
@@ -327,7 +354,7 @@ class _Compiler:
             else:
                 raise self.fail("conclusion arguments must be literals or columns of the 'for' row", node)
         if pol in (F, N):
-            self.negated_refs.add(node.name)
+            self.negated_refs.add(_instance(node))
         kind = "y" if pol in (T, N) else "m"
         return RefLit(node.name, kind, pol in (F, N), tuple(args), vals)
 
@@ -700,6 +727,19 @@ class _Compiler:
                     tests = cond.get("$and", [])
                     if tests and tests[0].get("t") == typ:
                         tests[0] = {"t": assignment[json.dumps(tests[1:], sort_keys=True)]}
+
+
+def _instance(ref: ex.Ref) -> tuple[str, Any]:
+    """A reference's conclusion instance for stratification: literal args, or '*' when read from a row."""
+    if all(isinstance(v, ex.Const) for _, v in ref.args):
+        return (ref.name, tuple((k, v.value) for k, v in ref.args))  # type: ignore[attr-defined]
+    return (ref.name, "*")
+
+
+def _head(rule: Rule) -> tuple[str, Any]:
+    if all(isinstance(v, ex.Const) for _, v in rule.args):
+        return (rule.conclusion, tuple((k, v.value) for k, v in rule.args))  # type: ignore[attr-defined]
+    return (rule.conclusion, "*")
 
 
 def _alias(alias: str) -> str:

@@ -221,8 +221,12 @@ class Evaluation:
         row = dict(args).get(next(iter(self.book.conclusions[name].args), ""), None)
         out = []
         for rule in self.program.rules:
-            if rule.conclusion == name:
-                out.append(Firing(rule.id, "F", name, args, None, row if rule.for_var else None))
+            if rule.conclusion != name:
+                continue
+            if not rule.for_var and any(not isinstance(v, ex.Const) or (k, encode(v.value)) not in args
+                                        for k, v in rule.args):
+                continue  # a rule for another instance (pathway 1 when asking about pathway 2)
+            out.append(Firing(rule.id, "F", name, args, None, row if rule.for_var else None))
         return out
 
     def _support(self, key: Key, basis: list[Firing], verdict: Verdict,

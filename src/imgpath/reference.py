@@ -36,9 +36,9 @@ def run(program: Program, ctx: Context) -> list[Firing]:
         wanted = {encode(v) for v in values}
         return max((k for v, k in seen.items() if v in wanted), default=ex.K.F)
 
-    strata = sorted({program.strata[r.conclusion] for r in program.rules})
+    strata = sorted({program.strata[r.id] for r in program.rules})
     for stratum in strata:
-        rules = [r for r in program.rules if program.strata[r.conclusion] == stratum]
+        rules = [r for r in program.rules if program.strata[r.id] == stratum]
         changed = True
         while changed:
             changed = False
