@@ -144,30 +144,34 @@ def _or(parts: Iterable[Any]) -> Any:
 
 @attrs.frozen
 class Atom:
-    """A sub-expression computed in Python once per evaluation: ``kind`` truth, value or interval."""
+    """A condition computed in Python with the three-valued semantics, asserted as a small fact.
+
+    ``table``/``var`` are set for conditions reading a 'for' row: one fact per row, keyed.
+    """
 
     id: str
     node: ex.Node
     kind: str
+    table: str | None = None
+    var: str | None = None
 
     @property
     def type(self) -> str:
-        return f"a:{self.id}"
+        return f"ra:{self.id}" if self.table else f"a:{self.id}"
 
-    def fact(self, result: Any) -> dict[str, Any]:
-        """The engine fact for this atom's result."""
-        if self.kind == "truth":
-            return {"t": self.type, "v": int(result)}
-        if self.kind == "interval":
-            iv = result if isinstance(result, ex.Interval) else (
-                ex.Interval(0, math.inf) if result is ex.UNKNOWN else ex.Interval(result, result))
-            return {"t": self.type, "lo": encode(iv.lo), "hi": encode(iv.hi)}
-        # dense: "v" is always present so the engine can correlate with it; flags say unknown / none
-        if result is ex.UNKNOWN:
-            return {"t": self.type, "v": 0, "?v": 1}
-        if result is ex.NONE:
-            return {"t": self.type, "v": 0, "~v": 1}
-        return {"t": self.type, "v": encode(result)}
+    def fact(self, result: Any, key: Any = None) -> dict[str, Any]:
+        """The engine fact for this atom's result (a Kleene truth value)."""
+        out = {"t": self.type, "v": int(result)}
+        if self.table:
+            out["key"] = key
+        return out
+
+
+@attrs.frozen
+class Merged(ex.Node):
+    """Several conditions computed as one atom (see ``merge_atoms``)."""
+
+    node: ex.Node
 
 
 @attrs.frozen
@@ -178,8 +182,6 @@ class Term:
     key: str | None = None
     const: Any = None
     can_none: bool = False
-    interval: bool = False
-    dense: bool = False  # the key is always present; unknown is flagged by "?key" (rows, value atoms)
 
     @property
     def is_const(self) -> bool:
@@ -318,6 +320,8 @@ class _Compiler:
 
     def pol(self, node: ex.Node, pol: str) -> Any:
         """The formula for ``node`` being T (true), F (false), P (not false) or N (not true)."""
+        if isinstance(node, Merged):
+            return self.truth_atom(node.node, pol)
         if isinstance(node, ex.Not):
             return self.pol(node.arg, {T: F, F: T, P: N, N: P}[pol])
         if isinstance(node, (ex.And, ex.Or)):
@@ -336,7 +340,7 @@ class _Compiler:
             return TRUE if _holds(k, pol) else FALSE
         if isinstance(node, ex.Func) and node.name in ("present", "known"):
             term = self.term(node.args[0])
-            if term is not None and not term.is_const and not term.interval:
+            if term is not None and not term.is_const:
                 return self.presence(term, node.name, pol)
         if isinstance(node, ex.Field):
             term = self.term(node)
@@ -375,10 +379,10 @@ class _Compiler:
             col = node.path[0]
             self.row_tables.add(table.name)
             if col == table.key:
-                return Term("row", "key", dense=True)
+                return Term("row", "key")
             if table.columns.get(col) == "list":
                 return None
-            return Term("row", col, dense=True)
+            return Term("row", col)
         if root == "as_of":
             return Term("ctx", "as_of")
         if self.season_bind is not None and root == self.season_bind:
@@ -404,19 +408,12 @@ class _Compiler:
         return None
 
     def has(self, t: Term) -> Any:
-        if t.dense:
-            lits = [Lit(t.alias, {"$nex": {"?" + t.key: 1}})]  # type: ignore[arg-type,operator]
-            if t.can_none:
-                lits.append(Lit(t.alias, {"$nex": {"~" + t.key: 1}}))  # type: ignore[arg-type,operator]
-            return _and(lits)
         return Lit(t.alias, {"$ex": {t.key: 1}})  # type: ignore[arg-type]
 
     def none(self, t: Term) -> Any:
         return Lit(t.alias, {"~" + t.key: 1}) if t.can_none else FALSE  # type: ignore[arg-type,operator]
 
     def unk(self, t: Term) -> Any:
-        if t.dense:
-            return Lit(t.alias, {"?" + t.key: 1})  # type: ignore[arg-type,operator]
         lits = [Lit(t.alias, {"$nex": {t.key: 1}})]  # type: ignore[arg-type]
         if t.can_none:
             lits.append(Lit(t.alias, {"$nex": {"~" + t.key: 1}}))  # type: ignore[arg-type,operator]
@@ -447,19 +444,8 @@ class _Compiler:
                 left, right, op = right, left, ex.FLIPPED_CMP.get(op, op)
             if right.is_const:
                 return self.cmp_const(left, op, right.const, pol)
-            if "row" in (left.alias, right.alias) and left.alias != right.alias and op in ex.FLIPPED_CMP:
-                # the other side is read through a dense value atom: the engine cannot correlate
-                # with a property that may be missing (engine error 311)
-                a, r_, o = (node.left, right, op) if right.alias == "row" else (node.right, left, ex.FLIPPED_CMP[op])
-                return self.cmp_row(self.value_atom(a), o, r_, pol)
         if op in ("in", "notin") and left is not None and not left.is_const and isinstance(node.right, ex.Const):
             return self.cmp_const(left, op, tuple(encode(v) for v in node.right.value), pol)
-        # one side reads the 'for' row: compute the other side as a value atom and join
-        if op in ex.FLIPPED_CMP and self.rule is not None and self.rule.for_var:
-            for a, b, o in ((node.left, right, op), (node.right, left, ex.FLIPPED_CMP[op])):
-                if b is not None and b.alias == "row" and self.computable(a):
-                    atom = self.value_atom(a)
-                    return self.cmp_row(atom, o, b, pol)
         return self.truth_atom(node, pol)
 
     def cmp_const(self, t: Term, op: str, const: Any, pol: str) -> Any:
@@ -479,73 +465,23 @@ class _Compiler:
         true, false = (yes, _or([no, self.none(t)])) if positive else (_or([no, self.none(t)]), yes)
         return {T: true, F: false, P: _or([true, self.unk(t)]), N: _or([false, self.unk(t)])}[pol]
 
-    def cmp_row(self, t: Term, op: str, row: Term, pol: str) -> Any:
-        """``t op row.col``: the comparison is a test on the row pattern that reads t's fact.
-
-        Keeping it on one pattern lets the possible/not-true forms stay single ``$or``
-        tests instead of multiplying engine rules.
-        """
-        if t.interval:
-            return self.cmp_interval_row(t, op, row, pol)
-        alias = _alias(t.alias)  # type: ignore[arg-type]
-
-        def on_row(o: str) -> Lit:
-            return Lit("row", _test(ex.FLIPPED_CMP[o], row.key, {alias: t.key}))  # type: ignore[arg-type]
-
-        base = op if op != "!=" else "=="
-        has_row = self.has(row)
-        match = _and([self.has(t), has_row, on_row(base)])
-        miss = _and([self.has(t), has_row, on_row(ex.NEGATED_CMP[base])])
-        unk = _or([self.unk(t), self.unk(row)])
-        none = self.none(t)
-        true, false = (match, _or([miss, none])) if op != "!=" else (_or([miss, none]), match)
-        # unknown only where nothing is known none (a NONE side decides the comparison)
-        unk_only = _and([unk, TRUE if not t.can_none else Lit(t.alias, {"$nex": {"~" + t.key: 1}})])  # type: ignore[arg-type,operator]
-        # (match/miss read both facts through present properties: value atoms and rows are dense)
-        return {T: true, F: false, P: _or([true, unk_only]), N: _or([false, unk_only])}[pol]
-
-    def cmp_interval_row(self, t: Term, op: str, row: Term, pol: str) -> Any:
-        """``[lo, hi] op row.col``, all on the row pattern (intervals are always present)."""
-        alias = _alias(t.alias)  # type: ignore[arg-type]
-
-        def c(field: str, o: str) -> Lit:
-            # field o row.col  <=>  row.col flip(o) field
-            return Lit("row", _test(ex.FLIPPED_CMP[o], row.key, {alias: field}))  # type: ignore[arg-type]
-
-        has_row = self.has(row)
-        unk = self.unk(row)
-        if op in (">=", ">"):
-            true, false = c("lo", op), c("hi", ex.NEGATED_CMP[op])
-            notf, nott = c("hi", op), c("lo", ex.NEGATED_CMP[op])
-        elif op in ("<=", "<"):
-            true, false = c("hi", op), c("lo", ex.NEGATED_CMP[op])
-            notf, nott = c("lo", op), c("hi", ex.NEGATED_CMP[op])
-        elif op == "==":
-            true, false = _and([c("lo", "=="), c("hi", "==")]), _or([c("hi", "<"), c("lo", ">")])
-            notf, nott = _and([c("lo", "<="), c("hi", ">=")]), _or([c("lo", "!="), c("hi", "!=")])
-        else:  # !=
-            true, false = _or([c("hi", "<"), c("lo", ">")]), _and([c("lo", "=="), c("hi", "==")])
-            notf, nott = _or([c("lo", "!="), c("hi", "!=")]), _and([c("lo", "<="), c("hi", ">=")])
-        return {T: _and([has_row, true]), F: _and([has_row, false]),
-                P: _or([_and([has_row, notf]), unk]), N: _or([_and([has_row, nott]), unk])}[pol]
-
     # ------------------------------------------------------------------ atoms
 
     def computable(self, node: ex.Node) -> bool:
-        """True when a node reads only the applicant, as_of and the season (no conclusions, no 'for' row)."""
-        r = self.rule
-        for n in ex.walk(node):
-            if isinstance(n, ex.Ref):
-                return False
-            if isinstance(n, ex.Field) and r is not None and n.root == r.for_var:
-                return False
-        return True
+        """True when a node reads only the applicant, as_of, the season and the 'for' row (no conclusions)."""
+        return not any(isinstance(n, ex.Ref) for n in ex.walk(node))
 
-    def _atom(self, node: ex.Node, kind: str) -> Atom:
-        key = f"{kind}:{ex.render(node)}"
+    def reads_row(self, node: ex.Node) -> bool:
+        r = self.rule
+        return r is not None and r.for_var is not None and any(
+            isinstance(n, ex.Field) and n.root == r.for_var for n in ex.walk(node))
+
+    def _atom(self, node: ex.Node, kind: str, table: str | None = None) -> Atom:
+        key = f"{kind}:{table or ''}:{ex.render(node)}"
         atom = self.atoms.get(key)
         if atom is None:
-            atom = Atom(str(len(self.atoms)), node, kind)
+            var = self.rule.for_var if table else None  # type: ignore[union-attr]
+            atom = Atom(str(len(self.atoms)), node, kind, table, var)
             self.atoms[key] = atom
             self.alias_names[_alias(atom.type)] = atom.type
         return atom
@@ -553,14 +489,19 @@ class _Compiler:
     def merge_atoms(self, conds: list[ex.Node]) -> list[ex.Node]:
         """Conditions that would each become an atom are computed as one (their Kleene conjunction).
 
-        One fact and one pattern instead of many: the engine's joins stay short (it allows
-        at most 16 patterns per rule) and fewer facts are asserted.
+        One fact (per row, for conditions reading the 'for' row) and one pattern instead
+        of many: the engine's joins stay short (at most 16 patterns per rule) and fewer
+        facts are asserted.
         """
         atomic = [c for c in conds if self.computable(c) and self._is_atom(c)]
-        if len(atomic) < 2:
-            return conds
-        rest = [c for c in conds if not any(c is a for a in atomic)]
-        return [ex.And(tuple(atomic)), *rest]
+        groups = [[c for c in atomic if not self.reads_row(c)], [c for c in atomic if self.reads_row(c)]]
+        out = [c for c in conds if not any(c is a for a in atomic)]
+        for group in groups:
+            if len(group) == 1:
+                out.append(group[0])
+            elif group:
+                out.append(Merged(ex.And(tuple(group))))
+        return out
 
     def _is_atom(self, node: ex.Node) -> bool:
         saved = dict(self.atoms), set(self.used_sections), set(self.row_tables)
@@ -568,21 +509,24 @@ class _Compiler:
             form = self.pol(node, T)
         finally:
             self.atoms, self.used_sections, self.row_tables = saved[0], saved[1], saved[2]
-        return isinstance(form, Lit) and form.alias.startswith("a:")
+        return _mentions_atom(form)
 
     def truth_atom(self, node: ex.Node, pol: str) -> Any:
-        if not self.computable(node):
-            raise self.fail("this condition mixes the 'for' row or a conclusion with an aggregate or "
-                            "function the engine cannot join; split it into separate conditions", node)
-        atom = self._atom(node, "truth")
-        test = {T: {"v": 2}, F: {"v": 0}, P: {"$gte": {"v": 1}}, N: {"$lte": {"v": 1}}}[pol]
-        return Lit(atom.type, test)
+        """A condition computed in Python: once per evaluation, or once per row when it reads the row.
 
-    def value_atom(self, node: ex.Node) -> Term:
-        interval = isinstance(node, ex.Quant) and node.fn in ("count", "sum_years", "sum_years_since") or (
-            isinstance(node, ex.Arith))
-        atom = self._atom(node, "interval" if interval else "value")
-        return Term(atom.type, "v", can_none=not interval, interval=interval, dense=not interval)
+        Comparisons between a row's figure and the applicant's facts are computed here rather
+        than joined in the engine: durable-rules mis-evaluates correlated tests inside $or.
+        """
+        if not self.computable(node):
+            raise self.fail("a conclusion cannot be read inside an aggregate or function; "
+                            "move it to its own condition", node)
+        table = self.rule.for_table if self.reads_row(node) else None  # type: ignore[union-attr]
+        atom = self._atom(node, "truth", table)
+        test = {T: {"v": 2}, F: {"v": 0}, P: {"$gte": {"v": 1}}, N: {"$lte": {"v": 1}}}[pol]
+        if table:
+            self.row_tables.add(table)
+            return Lit(atom.type, {"$and": [{"key": {"row": "key"}}, test]})
+        return Lit(atom.type, test)
 
     # ------------------------------------------------------------------ emit
 
@@ -597,7 +541,7 @@ class _Compiler:
                 value = ("const", encode(rule.value.value))
             else:
                 t = self.term(rule.value)
-                if t is None or t.is_const or t.interval:
+                if t is None or t.is_const:
                     raise self.fail("'value_expr' must be a field of the applicant, the season or the 'for' row",
                                     rule.value)
                 value = ("field", t.alias, t.key)
@@ -639,7 +583,7 @@ class _Compiler:
         patterns: list[dict[str, Any]] = []
         if gate:
             patterns.append({"g": {"$and": [{"t": "gate"}, {"s": gate}]}})
-        for alias in sorted(by_alias, key=lambda a: (a == "row", a)):
+        for alias in sorted(by_alias, key=lambda a: (a.startswith("ra:") * 2 + (a == "row"), a)):
             typ = {"t": self.fact_type(alias, rule)}
             for i, chunk in enumerate(_chunks(_dedupe(by_alias[alias]))):
                 if i == 0:
@@ -740,6 +684,15 @@ def _head(rule: Rule) -> tuple[str, Any]:
     if all(isinstance(v, ex.Const) for _, v in rule.args):
         return (rule.conclusion, tuple((k, v.value) for k, v in rule.args))  # type: ignore[attr-defined]
     return (rule.conclusion, "*")
+
+
+def _mentions_atom(form: Any) -> bool:
+    """Whether a formula needs a computed atom (then the whole condition is computed as one)."""
+    if isinstance(form, Lit):
+        return form.alias.startswith(("a:", "ra:"))
+    if isinstance(form, (AndF, OrF)):
+        return any(_mentions_atom(p) for p in form.parts)
+    return False
 
 
 def _alias(alias: str) -> str:

@@ -26,7 +26,7 @@ import durable_rules_engine as _dre
 
 from . import expressions as ex
 from .compiler import EngineAction, Program, encode
-from .context import Context
+from .context import Context, RowRef
 from .errors import EngineError
 from .facts import fields_by_key, section_classes
 
@@ -99,29 +99,23 @@ def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
     env = ctx.env()
     for atom in program.atoms:
         try:
-            result = ex.truth(atom.node, env) if atom.kind == "truth" else ex.value(atom.node, env)
+            if atom.table is None:
+                facts.append(atom.fact(ex.truth(atom.node, env)))
+                continue
+            table = program.book.tables[atom.table]
+            for key in ctx.rows(atom.table):
+                row_env = ctx.env({atom.var: RowRef(table, key)})
+                facts.append(atom.fact(ex.truth(atom.node, row_env), key))
         except ex.RuleError as err:
             raise EngineError(f"cannot compute {ex.render(atom.node)}: {err.problem}") from None
-        facts.append(atom.fact(result))
     return facts
 
 
-_DEFAULTS = {"str": "", "int": 0, "number": 0, "bool": False, "date": 0}
-
-
 def _row_fact(table: Any, key: Any) -> dict[str, Any]:
-    """A parameter row, densely: every column present (unknown ones as a default plus a ``?col`` flag),
-    because the engine fails on a correlation with a missing property."""
+    """A parameter row: its cells' values (an unsourced cell is simply absent: unknown)."""
     row: dict[str, Any] = {"t": f"r:{table.name}", "key": key}
-    cells = table.rows[key]
-    for col, typ in table.columns.items():
-        if typ == "list":
-            continue
-        cell = cells.get(col)
-        if cell is None:
-            row[col] = _DEFAULTS[typ]
-            row["?" + col] = 1
-        else:
+    for col, cell in table.rows[key].items():
+        if not isinstance(cell.value, tuple):
             row[col] = encode(cell.value)
     return row
 

@@ -236,7 +236,8 @@ class Evaluation:
         levels: list[str] = []
         assumptions: list[str] = []
         best: tuple[Any, ...] | None = None
-        for f in basis:
+        order = self.book.order
+        for f in sorted(basis, key=lambda f: (order[f.rule_id], repr(f.row), f.mode)):
             rule = self.book.rule(f.rule_id)
             chain_levels = [rule.confidence]
             chain_sources = list(rule.sources)
@@ -267,6 +268,7 @@ class Evaluation:
                 assumptions.extend(chain_assumptions)
         if best is not None:
             _, rule_ids, source_ids, levels, assumptions = best
+        rule_ids = sorted(set(rule_ids), key=order.__getitem__)  # canonical, whatever the firing order
         sources = tuple(self.book.sources[s] for s in dict.fromkeys(source_ids))
         return (tuple(dict.fromkeys(rule_ids)), sources, weakest(levels),
                 tuple(dict.fromkeys(assumptions)))

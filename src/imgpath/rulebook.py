@@ -234,6 +234,7 @@ class Rulebook:
         self.path = path
         self.extras: Mapping[str, Any] = dict(extras or {})
         self._by_id = {r.id: r for r in self.rules}
+        self.order = {r.id: i for i, r in enumerate(self.rules)}
         self._by_conclusion: dict[str, list[Rule]] = {}
         for r in self.rules:
             self._by_conclusion.setdefault(r.conclusion, []).append(r)

@@ -1,0 +1,317 @@
+"""Hypothesis strategies for applicant documents (needs the ``testing`` extra: ``pip install imgpath[testing]``).
+
+For property tests of imgpath itself and of tools built on it::
+
+    from hypothesis import given
+    from imgpath import strategies as ips
+
+    @given(ips.applicants())
+    def test_never_crashes(doc):
+        ev = imgpath.evaluate(doc, as_of=doc.as_of)
+        assert ev.verdict("img") in set(imgpath.Verdict)
+
+Every strategy yields :class:`imgpath.Applicant` objects whose dates are in a
+realistic order (school → exams → certificate → training) and whose fields
+are each sometimes absent, so unknowns are exercised too. ``facts_for``
+steers generation toward applicants for whom a conclusion holds.
+
+>>> from hypothesis import find
+>>> doc = find(imgs(), lambda a: a.school.country == "IN")
+>>> doc.school.country
+'IN'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .facts import Applicant
+
+__all__ = [
+    "ANY_DATE",
+    "applicants",
+    "as_of_dates",
+    "canadian_graduates",
+    "exam_histories",
+    "facts_for",
+    "imgs",
+    "oet_sittings",
+    "us_graduates",
+]
+
+#: Dates the rulebook has rules for (2019 to 2028).
+ANY_DATE = (_dt.date(2019, 1, 1), _dt.date(2028, 12, 31))
+_IMG_COUNTRIES = ["IN", "PK", "NG", "PH", "EG", "DM", "GD", "KN", "MX", "CN", "IR", "GB", "RU", "SY", "BR"]
+_STATES = ["TX", "NY", "CA", "FL", "TN", "IL", "VA", "PA", "OH", "MI"]
+_STATUSES = ["citizen", "permanent_resident", "daca", "h1b", "j1", "f1", "tn", "other", "none"]
+
+
+def _maybe(strategy: st.SearchStrategy[Any], p_absent: float = 0.2) -> st.SearchStrategy[Any]:
+    """The strategy's value, or None (absent: unknown) about ``p_absent`` of the time."""
+    return st.one_of(st.just(None), strategy) if p_absent else strategy
+
+
+def _date_between(lo: _dt.date, hi: _dt.date) -> st.SearchStrategy[_dt.date]:
+    if hi < lo:
+        hi = lo
+    return st.dates(min_value=lo, max_value=hi)
+
+
+def as_of_dates(lo: _dt.date = ANY_DATE[0], hi: _dt.date = ANY_DATE[1]) -> st.SearchStrategy[_dt.date]:
+    """Evaluation dates, biased toward the dates on which the law changed."""
+    key_dates = [_dt.date(2021, 1, 26), _dt.date(2021, 6, 30), _dt.date(2021, 7, 1), _dt.date(2022, 4, 1),
+                 _dt.date(2024, 12, 31), _dt.date(2025, 1, 1), _dt.date(2025, 6, 30), _dt.date(2025, 7, 1),
+                 _dt.date(2025, 9, 20), _dt.date(2025, 9, 21), _dt.date(2026, 1, 15), _dt.date(2026, 9, 21)]
+    return st.one_of(st.sampled_from([d for d in key_dates if lo <= d <= hi] or [lo]), st.dates(lo, hi))
+
+
+@st.composite
+def oet_sittings(draw: st.DrawFn, season: int | None = None, *, after: _dt.date | None = None,
+                 before: _dt.date | None = None) -> dict[str, Any]:
+    """One OET Medicine sitting (sub-scores 0-500), dated for ``season`` when given."""
+    lo = after or (_dt.date(season - 3, 1, 1) if season else _dt.date(2018, 1, 1))
+    hi = before or (_dt.date(season - 1, 12, 31) if season else _dt.date(2027, 12, 31))
+    score = st.one_of(st.integers(250, 500), st.sampled_from([290, 300, 340, 350, 360]))
+    out: dict[str, Any] = {"exam": "oet", "date": draw(_date_between(lo, hi))}
+    for part in ("listening", "reading", "writing", "speaking"):
+        value = draw(_maybe(score, 0.1))
+        if value is not None:
+            out[part] = value
+    return out
+
+
+@st.composite
+def exam_histories(draw: st.DrawFn, *, start: _dt.date = _dt.date(2016, 1, 1),
+                   end: _dt.date = _dt.date(2027, 12, 31), img: bool = True) -> list[dict[str, Any]]:
+    """Attempts at the USMLE Steps (and OET for IMGs), in date order, with application dates."""
+    exams: list[dict[str, Any]] = []
+    cursor = draw(_date_between(start, min(end, start + _dt.timedelta(days=1500))))
+    steps = ["step1", "step2ck"] + (["step2cs"] if draw(st.booleans()) and cursor < _dt.date(2020, 3, 1) else [])
+    if draw(st.booleans()):
+        steps.append("step3")
+    for step in steps:
+        for _ in range(draw(st.integers(0, 5))):
+            if cursor > end:
+                break
+            result = draw(st.sampled_from(["pass", "pass", "pass", "fail", "fail", "incomplete", "invalidated"]))
+            exam: dict[str, Any] = {"exam": step, "date": cursor, "result": result}
+            if draw(st.booleans()):
+                exam["applied"] = cursor - _dt.timedelta(days=draw(st.integers(20, 200)))
+            if step in ("step1",) and cursor < _dt.date(2022, 1, 26) and result != "incomplete":
+                exam["score"] = draw(st.integers(180, 270))
+            exams.append(exam)
+            cursor += _dt.timedelta(days=draw(st.integers(30, 400)))
+            if result == "pass":
+                break
+    if img:
+        for _ in range(draw(st.integers(0, 2))):
+            exams.append(draw(oet_sittings(after=_dt.date(2018, 1, 1), before=end)))
+    if draw(st.integers(0, 9)) == 0:
+        exams.append({"exam": "texas_jp", "date": cursor, "result": "pass"})
+    return exams
+
+
+@st.composite
+def _person(draw: st.DrawFn, citizenship: list[str]) -> dict[str, Any]:
+    status = draw(st.sampled_from(_STATUSES))
+    if "US" in citizenship:
+        status = "citizen"
+    person: dict[str, Any] = {"citizenship": citizenship, "us_status": status}
+    for key in ("in_us", "work_authorized", "us_family"):
+        value = draw(_maybe(st.booleans(), 0.3))
+        if value is not None:
+            person[key] = value
+    return {k: v for k, v in person.items() if draw(st.integers(0, 9)) > 0 or k == "citizenship"}
+
+
+@st.composite
+def _school(draw: st.DrawFn, country: str, graduated: _dt.date | None) -> dict[str, Any]:
+    school: dict[str, Any] = {"country": country}
+    if country in ("US", "PR"):
+        degree = draw(st.sampled_from(["MD", "DO"])) if country == "US" else "MD"
+        school["accreditors"] = ["LCME"] if degree == "MD" else ["COCA"]
+        if draw(st.booleans()):
+            school["degree"] = degree
+    elif country == "CA":
+        school["degree"] = "MD"
+        school["accreditors"] = draw(st.sampled_from([["LCME", "CACMS"], ["CACMS"]]))
+    else:
+        school["degree"] = draw(st.sampled_from(["MBBS", "MD", "other"]))
+        school["wdoms_listed"] = True
+        note = draw(st.sampled_from([{"from": 1980}, {"from": 1990, "to": 2030}, {"from": 2023}, False, None]))
+        if note is not None:
+            school["ecfmg_note"] = note
+        for key in ("wfme_recognized", "ncfmea_comparable", "joint_lcme_degree", "osce_for_licensure"):
+            value = draw(_maybe(st.booleans(), 0.3))
+            if value is not None:
+                school[key] = value
+    fifth = draw(_maybe(st.just(False), 0.4))
+    if fifth is not None:
+        school["fifth_pathway"] = fifth
+    if graduated is not None:
+        school["graduated"] = graduated
+    return school
+
+
+@st.composite
+def applicants(draw: st.DrawFn, *, kind: str | None = None,
+               as_of: st.SearchStrategy[_dt.date] | None = None) -> Applicant:
+    """Applicants across the whole schema: ``kind`` is ``img``, ``us`` or ``canadian`` (default any)."""
+    when = draw(as_of if as_of is not None else as_of_dates())
+    kind = kind or draw(st.sampled_from(["img", "img", "img", "us", "canadian"]))
+    if kind == "img":
+        country = draw(st.sampled_from(_IMG_COUNTRIES))
+    elif kind == "us":
+        country = draw(st.sampled_from(["US", "US", "PR"]))
+    else:
+        country = "CA"
+    citizenship = draw(st.sampled_from([[country if country not in ("PR",) else "US"], ["US"],
+                                        [country if country != "PR" else "US", "US"], ["IN"]]))
+    graduated = draw(_maybe(_date_between(_dt.date(2005, 5, 1), when + _dt.timedelta(days=500)), 0.15))
+    doc: dict[str, Any] = {"as_of": when}
+    if draw(st.integers(0, 9)):
+        doc["person"] = draw(_person(sorted(set(citizenship))))
+    doc["school"] = draw(_school(country, graduated))
+    if draw(st.integers(0, 9)):
+        start = (graduated or when) - _dt.timedelta(days=draw(st.integers(0, 900)))
+        doc["exams"] = draw(exam_histories(start=start, end=when + _dt.timedelta(days=200), img=kind == "img"))
+    passes = {e["exam"] for e in doc.get("exams", []) if e.get("result") == "pass"}
+    if kind == "img" and draw(st.integers(0, 3)):
+        ecfmg: dict[str, Any] = {}
+        for key in ("application_submitted", "credentials_verified"):
+            value = draw(_maybe(st.booleans(), 0.2))
+            if value is not None:
+                ecfmg[key] = value
+        season = draw(st.integers(2021, 2027))
+        if draw(st.booleans()):
+            ecfmg["pathway"] = {"number": draw(st.integers(1, 6)), "season": season,
+                                "accepted": _dt.date(season - 1, draw(st.integers(1, 12)), 15)}
+        if {"step1", "step2ck"} <= passes and draw(st.booleans()):
+            certified = draw(_date_between(_dt.date(2018, 1, 1), when + _dt.timedelta(days=300)))
+            ecfmg["certified"] = certified
+            if "pathway" in ecfmg or certified >= _dt.date(2021, 1, 26):
+                ecfmg["expires"] = certified + _dt.timedelta(days=draw(st.integers(300, 1200)))
+        if draw(st.integers(0, 5)) == 0:
+            ecfmg["revalidated"] = draw(st.integers(2025, 2027))
+        doc["ecfmg"] = ecfmg
+    if draw(st.integers(0, 3)):
+        doc["licenses"] = draw(st.lists(st.fixed_dictionaries({
+            "jurisdiction": st.just(country if country not in ("US", "PR") else "US-NY"),
+            "kind": st.sampled_from(["full", "full", "training", "provisional", "limited"]),
+            "unrestricted": st.booleans(),
+            "issued": _date_between(_dt.date(2010, 1, 1), when),
+            "good_standing": st.booleans(),
+        }), max_size=2))
+    if draw(st.integers(0, 3)):
+        doc["training"] = draw(st.lists(_training(graduated or _dt.date(2015, 7, 1), when), max_size=3))
+    if draw(st.integers(0, 3)):
+        start = draw(_date_between(_dt.date(2008, 1, 1), when))
+        doc["practice"] = [{"country": country if country != "PR" else "US", "start": start,
+                            "unsupervised": draw(st.booleans())}]
+    if draw(st.integers(0, 2)):
+        doc["match"] = {k: v for k, v in {
+            "season": draw(_maybe(st.integers(2021, 2028), 0.4)),
+            "eras_submitted": draw(_maybe(st.booleans())),
+            "personal_statement": draw(_maybe(st.booleans())),
+            "mspe_and_transcript": draw(_maybe(st.booleans())),
+            "nrmp_registered": draw(_maybe(st.booleans())),
+            "rank_list_certified": draw(_maybe(st.booleans())),
+            "letters": draw(_maybe(st.integers(0, 6))),
+            "us_letters": draw(_maybe(st.integers(0, 4))),
+            "us_clinical_months": draw(_maybe(st.integers(0, 12))),
+            "interviews": draw(_maybe(st.integers(0, 20))),
+        }.items() if v is not None}
+    if draw(st.integers(0, 2)):
+        doc["offer"] = draw(_offer(when))
+    if draw(st.integers(0, 3)):
+        doc["interest"] = {"states": draw(st.lists(st.sampled_from(_STATES), min_size=1, max_size=3, unique=True))}
+    else:
+        doc["interest"] = {"states": [draw(st.sampled_from(_STATES))]}
+    return Applicant.from_dict(doc)
+
+
+@st.composite
+def _training(draw: st.DrawFn, after: _dt.date, before: _dt.date) -> dict[str, Any]:
+    start = draw(_date_between(after, before))
+    years = draw(st.integers(1, 5))
+    end = _dt.date(start.year + years, start.month, 1) - _dt.timedelta(days=1)
+    out: dict[str, Any] = {
+        "country": draw(st.sampled_from(["US", "US", "CA", "IN", "GB"])),
+        "kind": draw(st.sampled_from(["residency", "residency", "fellowship", "internship"])),
+        "start": start,
+        "visa": draw(st.sampled_from(["j1", "h1b", "citizen", "permanent_resident", "none"])),
+    }
+    out["accreditor"] = {"US": draw(st.sampled_from(["ACGME", "ACGME", "AOA"])), "CA": "RCPSC"}.get(
+        out["country"], "other")
+    if draw(st.booleans()):
+        out["end"] = end
+        out["completed"] = draw(st.booleans())
+    return out
+
+
+@st.composite
+def _offer(draw: st.DrawFn, when: _dt.date) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["residency", "residency", "employment"]))
+    offer: dict[str, Any] = {
+        "kind": kind,
+        "state": draw(st.sampled_from(_STATES)),
+        "start": draw(_date_between(when - _dt.timedelta(days=200), when + _dt.timedelta(days=400))),
+        "visa_sponsorship": draw(st.lists(st.sampled_from(["j1", "h1b"]), unique=True)),
+    }
+    for key in ("acgme_accredited", "statement_of_need", "cap_exempt", "full_time", "hospital_owned",
+                "employer_has_acgme_programs", "assessment_program", "supervisor_board_certified",
+                "underserved_area"):
+        value = draw(_maybe(st.booleans(), 0.3))
+        if value is not None:
+            offer[key] = value
+    if draw(st.booleans()):
+        offer["employer_type"] = draw(st.sampled_from(
+            ["hospital", "academic_health_system", "fqhc", "clinic", "group", "other"]))
+    if draw(st.booleans()):
+        offer["h1b_petition"] = {
+            "filed": draw(_date_between(_dt.date(2025, 6, 1), when + _dt.timedelta(days=100))),
+            "kind": draw(st.sampled_from(["new", "change_of_status", "extension", "amendment"]))}
+    return offer
+
+
+def imgs(**kwargs: Any) -> st.SearchStrategy[Applicant]:
+    """Graduates (or students) of schools outside the U.S., Puerto Rico and Canada."""
+    return applicants(kind="img", **kwargs)
+
+
+def us_graduates(**kwargs: Any) -> st.SearchStrategy[Applicant]:
+    """Graduates (or students) of U.S. and Puerto Rico MD and DO schools."""
+    return applicants(kind="us", **kwargs)
+
+
+def canadian_graduates(**kwargs: Any) -> st.SearchStrategy[Applicant]:
+    """Graduates (or students) of Canadian schools, before and after LCME accreditation ended."""
+    return applicants(kind="canadian", **kwargs)
+
+
+def facts_for(conclusion: str, *, base: st.SearchStrategy[Applicant] | None = None,
+              **args: Any) -> st.SearchStrategy[Applicant]:
+    """Applicants for whom ``conclusion`` (with ``args``) is YES, found by steering generation.
+
+    Generation is steered with :func:`hypothesis.target` toward documents whose
+    plan for the goal is shortest, then filtered to those where it holds, so
+    rare conclusions (an H-1B with Step 3, a certificate still valid) are
+    reached without hand-written fixtures.
+    """
+    from hypothesis import assume, target
+
+    from .evaluation import evaluate
+
+    @st.composite
+    def _steered(draw: st.DrawFn) -> Applicant:
+        doc = draw(base if base is not None else applicants())
+        ev = evaluate(doc, as_of=doc.as_of)
+        verdict = ev.verdict(conclusion, **args)
+        target({"yes": 2.0, "unknown": 1.0, "no": 0.0}[verdict.value], label=f"facts_for:{conclusion}")
+        assume(verdict.value == "yes")
+        return doc
+
+    return _steered()
