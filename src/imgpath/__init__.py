@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .diff import Diff, diff
 from .errors import EngineError, ImgpathError, InvalidFacts, RuleError
 from .evaluation import Conclusion, Evaluation, Verdict, evaluate, evaluate_many
 from .facts import Applicant, load_applicant
+from .plan import calendar
 from .rulebook import Rulebook, load_rulebook, rulebook
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Applicant",
     "Conclusion",
+    "Diff",
     "EngineError",
     "Evaluation",
     "ImgpathError",
@@ -35,21 +38,27 @@ __all__ = [
     "Rulebook",
     "Verdict",
     "__version__",
+    "calendar",
+    "diff",
     "evaluate",
+    "evaluate_frame",
     "evaluate_many",
     "load_applicant",
     "load_rulebook",
     "rulebook",
     "strategies",
+    "to_frame",
 ]
 
 
 def __getattr__(name: str) -> Any:
     # imported lazily: hypothesis is an optional dependency (the `testing` extra)
-    if name == "strategies":
-        import importlib
+    import importlib
 
+    if name == "strategies":
         return importlib.import_module(".strategies", __name__)
+    if name in ("to_frame", "evaluate_frame"):  # pandas is optional (the `pandas` extra)
+        return getattr(importlib.import_module(".frame", __name__), name)
     raise AttributeError(f"module 'imgpath' has no attribute {name!r}")
 
 

@@ -119,6 +119,15 @@ class Context:
         self._sections = section_classes()
         self._scoped: dict[str, tuple[Any, ...]] = {}
 
+    def original_indices(self, section: str) -> list[int]:
+        """Positions in the original document of the list entries known at ``as_of``."""
+        items = getattr(self.original, section, None) or ()
+        if not items:
+            return []
+        anchor = _ANCHORS.get(type(items[0]).__name__)
+        return [i for i, item in enumerate(items)
+                if not (anchor and getattr(item, anchor) is not None and getattr(item, anchor) > self.as_of)]
+
     # ------------------------------------------------------------------ rows
 
     def rows(self, table_name: str) -> tuple[Any, ...]:

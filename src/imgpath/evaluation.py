@@ -239,13 +239,14 @@ class Evaluation:
         order = self.book.order
         for f in sorted(basis, key=lambda f: (order[f.rule_id], repr(f.row), f.mode)):
             rule = self.book.rule(f.rule_id)
-            chain_levels = [rule.confidence]
+            # a NO rests on the figures its candidate rules compared against, not on those rules' claims
+            chain_levels = [rule.confidence] if verdict is not Verdict.NO else []
             chain_sources = list(rule.sources)
-            chain_assumptions = list(rule.assumptions)
+            chain_assumptions = list(rule.assumptions) if verdict is not Verdict.NO else []
             for cell_sources, level in self._params(rule, f.row):
                 chain_levels.append(level)
                 chain_sources.extend(cell_sources)
-            for dep in self._deps(rule, f.row):
+            for dep in self._deps(rule, f.row) if verdict is not Verdict.NO else ():
                 if dep in visiting or dep == key:
                     continue
                 sub = self._conclude_inner(dep, visiting | {key})

@@ -13,9 +13,9 @@ certificate) or :data:`UNKNOWN` (missing). Truth is Kleene's: ``K.T``,
 ``K.U``, ``K.F``. Aggregates over lists whose elements are partly unknown
 give :class:`Interval` bounds.
 
->>> node = parse("school.country not in ['US', 'PR', 'CA'] and not img")
+>>> node = parse("school.country not in ['US', 'PR', 'CA'] and not licensable(state='TX')")
 >>> sorted(conclusion_refs(node))
-['img']
+['licensable']
 >>> parse("__import__('os')")
 Traceback (most recent call last):
 ...
@@ -317,7 +317,9 @@ class _Parser:
                 raise self.fail(f"{name}() takes no keyword arguments")
             want = 2 + AGGREGATES[name]
             if len(n.args) != want:
-                raise self.fail(f"{name}() takes (var in list, condition{', value' * AGGREGATES[name]})")
+                shape = {"sum_years_since": "var in list, since, condition",
+                         "earliest": "var in list, condition, value", "latest": "var in list, condition, value"}
+                raise self.fail(f"{name}() takes ({shape.get(name, 'var in list, condition')})")
             head = n.args[0]
             if not (isinstance(head, ast.Compare) and len(head.ops) == 1 and isinstance(head.ops[0], ast.In)
                     and isinstance(head.left, ast.Name)):
@@ -327,8 +329,11 @@ class _Parser:
             source = self.node(head.comparators[0], d)
             if not isinstance(source, Field):
                 raise self.fail(f"{name}() ranges over a list of the applicant, e.g. exams")
-            pred = self.node(n.args[1], d)
-            extra = tuple(self.node(a, d) for a in n.args[2:])
+            rest = list(n.args[1:])
+            if name == "sum_years_since":  # sum_years_since(p in practice, since, condition)
+                rest = [rest[1], rest[0]]
+            pred = self.node(rest[0], d)
+            extra = tuple(self.node(a, d) for a in rest[1:])
             return Quant(name, var, source, pred, extra)
         if name in FUNCTIONS:
             if n.keywords:
@@ -412,6 +417,8 @@ def render(node: Node) -> str:
     if isinstance(node, Func):
         return f"{node.name}(" + ", ".join(render(a) for a in node.args) + ")"
     if isinstance(node, Quant):
+        if node.fn == "sum_years_since":
+            return f"{node.fn}({node.var} in {render(node.source)}, {render(node.extra[0])}, {render(node.pred)})"
         extra = "".join(", " + render(e) for e in node.extra)
         return f"{node.fn}({node.var} in {render(node.source)}, {render(node.pred)}{extra})"
     raise TypeError(node)

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from .errors import InvalidFacts
 
@@ -517,24 +519,22 @@ def _date(value: Any, path: str) -> _dt.date:
 # --------------------------------------------------------------------------- unstructure
 
 
+def _make_converter() -> cattrs.Converter:
+    """cattrs unstructures the model: ISO dates, tuples as lists, absent (None) fields omitted."""
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(_dt.date, lambda d: d.isoformat())
+    for cls in (Person, EcfmgNote, School, Exam, Pathway, Ecfmg, License, Training, Practice, Match,
+                H1bPetition, Offer, Interest, Applicant):
+        overrides = {f.name: override(rename=key_of(f), omit_if_default=True) for f in attrs.fields(cls)}
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))
+    return conv
+
+
+_CONVERTER = _make_converter()
+
+
 def _unstructure(obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for fld in attrs.fields(type(obj)):
-        value = getattr(obj, fld.name)
-        if value is None:
-            continue
-        out[key_of(fld)] = _plain(value)
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if attrs.has(type(value)):
-        return _unstructure(value)
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    return value
+    return _CONVERTER.unstructure(obj)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,0 +1,204 @@
+"""The ``imgpath`` command line (contract §5): check, explain, plan, batch, rules.
+
+Exit status: 0 on success, 2 on bad input (the file and field are named, with a hint), 1 on an
+internal error. Nothing is written when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ImgpathError, InvalidFacts, RuleError
+
+__all__ = ["main"]
+
+
+def _date(text: str) -> _dt.date:
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-01-15, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="imgpath", description=(
+        "Rules-as-code for international medical graduates: IMG status, ECFMG certification, the Match, "
+        "visas and U.S. licensure, each answer dated, cited and explained. Not legal or immigration advice."))
+    p.add_argument("--version", action="version", version=f"imgpath {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--as-of", type=_date, help="the date to apply the law and read the facts (default: today)")
+        sp.add_argument("--format", choices=("text", "json"), default="text")
+        sp.add_argument("--engine", choices=("durable", "reference"), default="durable")
+
+    c = sub.add_parser("check", help="evaluate an applicant and print every verdict with its reason and source")
+    c.add_argument("file", type=Path)
+    c.add_argument("--all", action="store_true", help="also show internal helper conclusions")
+    common(c)
+
+    e = sub.add_parser("explain", help="why (or why not) a conclusion holds")
+    e.add_argument("file", type=Path)
+    e.add_argument("conclusion")
+    e.add_argument("args", nargs="*", metavar="ARG=VALUE", help="conclusion arguments, e.g. state=TX")
+    common(e)
+
+    pl = sub.add_parser("plan", help="next steps that would make a goal YES")
+    pl.add_argument("file", type=Path)
+    pl.add_argument("--goal", default="may_start_acgme_residency")
+    pl.add_argument("args", nargs="*", metavar="ARG=VALUE", help="goal arguments, e.g. state=TN")
+    common(pl)
+
+    b = sub.add_parser("batch", help="evaluate a cohort (CSV or JSONL) with a progress bar")
+    b.add_argument("file", type=Path)
+    b.add_argument("-o", "--output", type=Path, required=True, help="output .csv or .jsonl")
+    b.add_argument("--errors", type=Path, help="where rows that fail validation go (default: OUTPUT.errors.jsonl)")
+    b.add_argument("--workers", type=int, default=1)
+    b.add_argument("--as-of", type=_date)
+    b.add_argument("--conclusions", help="comma-separated conclusions to output (default: all public)")
+    b.add_argument("--no-progress", action="store_true")
+
+    r = sub.add_parser("rules", help="list the rules with sources and effective windows")
+    r.add_argument("--lint", action="store_true", help="check the rulebook; exit 1 on errors")
+    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("--path", type=Path, help="a rules folder other than the packaged one")
+    return p
+
+
+def _args(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InvalidFacts(pair, "conclusion arguments are ARG=VALUE, e.g. state=TX or pathway=6")
+        k, v = pair.split("=", 1)
+        out[k] = int(v) if v.isdigit() else v
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    ns = parser.parse_args(argv)
+    try:
+        return _run(ns)
+    except InvalidFacts as err:
+        print(f"imgpath: invalid input: {err}", file=sys.stderr)
+        print("hint: see the applicant schema in docs/reference/schema.md or `imgpath check --help`", file=sys.stderr)
+        return 2
+    except (KeyError, ValueError, TypeError) as err:
+        if isinstance(err, RuleError):
+            print(f"imgpath: rule error: {err}", file=sys.stderr)
+            return 1
+        message = err.args[0] if err.args else str(err)
+        print(f"imgpath: {message}", file=sys.stderr)
+        return 2
+    except ImgpathError as err:
+        print(f"imgpath: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+def _run(ns: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+    from .facts import load_applicant
+
+    if ns.command == "rules":
+        return _rules(ns)
+    if ns.command == "batch":
+        from .batch import run_batch
+
+        return run_batch(ns)
+    applicant = load_applicant(ns.file)
+    ev = evaluate(applicant, as_of=ns.as_of, engine=ns.engine)
+    if ns.command == "check":
+        _check(ev, ns)
+    elif ns.command == "explain":
+        args = _args(ns.args)
+        verdict = ev.verdict(ns.conclusion, **args)
+        result = ev.why(ns.conclusion, **args) if verdict.value == "yes" else ev.why_not(ns.conclusion, **args)
+        print(json.dumps(result.to_dict(), indent=2) if ns.format == "json" else result)
+    elif ns.command == "plan":
+        plan = ev.next_steps(ns.goal, **_args(ns.args))
+        print(json.dumps(plan.to_dict(), indent=2) if ns.format == "json" else plan)
+    return 0
+
+
+def _check(ev: Any, ns: argparse.Namespace) -> None:
+    conclusions = [c for c in ev.conclusions] if not ns.all else [
+        ev.conclusion(n, **dict(a)) for n, a in ev.instances()]
+    if ns.format == "json":
+        print(json.dumps(ev.to_dict(), indent=2))
+        return
+    print(f"imgpath {__version__} — as of {ev.as_of}, Match season {ev.season} (not legal or immigration advice)")
+    width = max(len(c.label) for c in conclusions)
+    for c in conclusions:
+        value = ""
+        if c.value is not None and c.value != ():
+            value = " = " + (", ".join(map(str, c.value)) if isinstance(c.value, tuple) else str(c.value))
+        reason = _reason(ev, c)
+        source = c.sources[0].url if c.sources else ""
+        conf = "" if c.confidence == "primary" else f" [{c.confidence}]"
+        print(f"{c.label:<{width}}  {c.verdict.value.upper():<7} {value}{conf}")
+        if reason:
+            print(f"{'':<{width}}    {reason}")
+        if source:
+            print(f"{'':<{width}}    source: {source}")
+
+
+def _reason(ev: Any, c: Any) -> str:
+    """One line: the rule that gave a YES, or what failed / is missing for a NO or UNKNOWN."""
+    if c.verdict.value == "yes" and c.rules:
+        return ev.book.rule(c.rules[0]).title
+    try:
+        wn = ev.why_not(c.name, **c.args)
+    except ValueError:
+        return ""
+    if c.verdict.value == "unknown":
+        missing = wn.missing
+        return ("missing: " + ", ".join(missing[:4])) if missing else (c.note or "the sources conflict")
+    # the candidate rule closest to holding explains a NO best
+    checks = sorted((ch for ch in wn.checks if ch.status == "fails"),
+                    key=lambda ch: sum(c.status == "fails" for c in ch.conditions))
+    if checks:
+        failing = next(c for c in checks[0].conditions if c.status == "fails")
+        return "fails: " + " ".join(failing.text.split())[:110]
+    return wn.note or "no rule applies"
+
+
+def _rules(ns: argparse.Namespace) -> int:
+    from .rulebook import load_rulebook, rulebook
+
+    try:
+        book = load_rulebook(ns.path) if ns.path else rulebook()
+    except RuleError as err:
+        print(f"error: load: {err}", file=sys.stderr)
+        return 1
+    if ns.lint:
+        issues = book.lint()
+        for issue in issues:
+            print(issue)
+        errors = sum(1 for i in issues if i.level == "error")
+        print(f"{len(book.rules)} rules, {len(book.sources)} sources: {errors} error(s), "
+              f"{len(issues) - errors} warning(s)")
+        return 1 if errors else 0
+    if ns.format == "json":
+        print(json.dumps(book.to_dict(), indent=2, default=str))
+        return 0
+    for r in book.rules:
+        start, until = r.effective
+        print(f"{r.id}  [{r.confidence}]  {start} – {until or 'open'}")
+        print(f"    {r.title}")
+        print(f"    sources: {', '.join(book.sources[s].url for s in r.sources)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

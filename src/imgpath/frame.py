@@ -1,0 +1,41 @@
+"""pandas adapters (the ``pandas`` extra): evaluations as a DataFrame, a DataFrame of applicants evaluated.
+
+``to_frame`` gives one row per applicant and one column per conclusion (its verdict, or its value
+for valued conclusions). ``evaluate_frame`` reads flattened columns (see :mod:`imgpath.batch`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from typing import Any
+
+from .batch import result_row, unflatten
+from .evaluation import Evaluation, evaluate_many
+
+__all__ = ["evaluate_frame", "to_frame"]
+
+
+def to_frame(evaluations: Iterable[Evaluation], *, index: Iterable[Any] | None = None) -> Any:
+    """A ``pandas.DataFrame``: one row per evaluation, ``as_of``, ``season`` and one column per conclusion."""
+    import pandas as pd
+
+    rows = [result_row(ev) for ev in evaluations]
+    frame = pd.DataFrame(rows, index=list(index) if index is not None else None)
+    return frame
+
+
+def evaluate_frame(df: Any, *, as_of: _dt.date | None = None, workers: int | None = None) -> Any:
+    """Evaluate a DataFrame of flattened applicant columns; returns the results, indexed like ``df``."""
+    docs = [unflatten({str(k): ("" if _missing(v) else str(v)) for k, v in row.items()})
+            for row in df.to_dict(orient="records")]
+    return to_frame(evaluate_many(docs, as_of=as_of, workers=workers), index=df.index)
+
+
+def _missing(v: Any) -> bool:
+    try:
+        import math
+
+        return v is None or (isinstance(v, float) and math.isnan(v))
+    except TypeError:  # pragma: no cover
+        return False

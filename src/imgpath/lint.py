@@ -1,0 +1,133 @@
+"""Static checks of a rulebook: what to fix before the rules are trusted.
+
+Loading already rejects malformed files, unknown names (with did-you-mean)
+and negation cycles. The linter adds what needs the whole book: sources never
+cited, rules resting only on sources weaker than they claim, versions of one
+rule whose effective windows overlap, conclusions no rule can reach, table
+figures without a source, and the engine's limits on every rule set that is
+in force on some date.
+
+>>> from imgpath.rulebook import rulebook
+>>> [i for i in rulebook().lint() if i.level == "error"]
+[]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from .errors import RuleError
+
+if TYPE_CHECKING:
+    from .rulebook import LintIssue, Rulebook
+
+__all__ = ["lint_rulebook"]
+
+
+def lint_rulebook(book: Rulebook) -> list[LintIssue]:
+    """Every problem found, errors first; an empty list means the rulebook is clean."""
+    from .rulebook import END_OF_TIME, LintIssue
+
+    issues: list[LintIssue] = []
+
+    def add(level: str, code: str, message: str, file: str = "", rule_id: str = "") -> None:
+        issues.append(LintIssue(level, code, message, file, rule_id))
+
+    used: set[str] = set()
+    for rule in book.rules:
+        used.update(rule.sources)
+        if not rule.sources:
+            add("error", "no-source", "every rule needs at least one source", rule.file, rule.id)
+        kinds = {book.sources[s].kind for s in rule.sources if s in book.sources}
+        if rule.confidence == "primary" and kinds and "primary" not in kinds:
+            add("warning", "confidence-above-sources",
+                "marked primary but every source is secondary; mark it secondary", rule.file, rule.id)
+        if not rule.digest:
+            add("warning", "no-digest-reference", "name the digest rules this rule encodes (digest = [...])",
+                rule.file, rule.id)
+    for spec in book.conclusions.values():
+        used.update(spec.sources)
+    for table in book.tables.values():
+        for key, row in table.rows.items():
+            for col, cell in row.items():
+                used.update(cell.sources)
+                if not cell.sources and cell.note != "default: absence has this meaning" and table.columns.get(
+                        col) not in ("str",):
+                    add("warning", "figure-without-source", f"{table.name}.{key}.{col} cites no source", table.file)
+    for extra in book.extras.values():
+        used.update(_cited(extra))
+    for sid in sorted(set(book.sources) - used):
+        add("error", "unused-source", f"source {sid!r} is never cited; cite it or remove it", "rules/sources.toml")
+
+    # versions of one rule must not overlap in time
+    groups: dict[str, list] = defaultdict(list)
+    for rule in book.rules:
+        if rule.group:
+            groups[rule.group].append(rule)
+    for group, rules in groups.items():
+        rules.sort(key=lambda r: r.effective_from)
+        for a, b in zip(rules, rules[1:]):
+            if b.effective_from <= a.effective_until:
+                add("error", "overlapping-versions",
+                    f"versions of {group} overlap: {a.id} runs to "
+                    f"{'open' if a.effective_until == END_OF_TIME else a.effective_until}, {b.id} starts "
+                    f"{b.effective_from}", b.file, b.id)
+
+    # every conclusion reachable
+    concluded = {r.conclusion for r in book.rules}
+    referenced = {n for r in book.rules for n in _refs(r)}
+    for name, spec in book.conclusions.items():
+        if name not in concluded and not spec.never_yes:
+            add("error", "unreachable-conclusion",
+                f"no rule concludes {name}; add one, or mark it never_yes with sources", "rules/conclusions.toml")
+        if spec.never_yes and not spec.sources:
+            add("error", "no-source", f"{name} is NO by definition but cites no source", "rules/conclusions.toml")
+        if spec.internal and name not in referenced:
+            add("warning", "unused-internal", f"internal conclusion {name} is read by no rule",
+                "rules/conclusions.toml")
+
+    # engine limits, on every set of rules in force on some date
+    windows = [_dt.date(1999, 1, 1), *book.change_dates()]
+    compiled: set[frozenset[str]] = set()
+    for day in windows:
+        key = frozenset(r.id for r in book.in_force(day))
+        if key in compiled:
+            continue
+        compiled.add(key)
+        try:
+            program = book.program(day)
+        except RuleError as err:
+            add("error", "engine-limit", f"rules in force on {day}: {err.problem}", err.file or "", err.rule_id or "")
+            continue
+        big = {t: len(c) for t, c in program.shards.items() if len(c) > 6}
+        for typ, n in big.items():
+            add("warning", "many-fact-copies", f"facts of type {typ} are asserted {n} times (rules in force on "
+                f"{day}); simplify the rules testing them")
+    issues.sort(key=lambda i: (i.level != "error", i.code, i.file, i.rule_id))
+    return issues
+
+
+def _refs(rule: object) -> set[str]:
+    from . import expressions as ex
+
+    out: set[str] = set()
+    for node in rule.when:  # type: ignore[attr-defined]
+        out |= ex.conclusion_refs(node)
+    return out
+
+
+def _cited(doc: object) -> set[str]:
+    """Source ids cited anywhere in an extra data file (``sources = [...]`` lists)."""
+    found: set[str] = set()
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k == "sources" and isinstance(v, list):
+                found.update(x for x in v if isinstance(x, str))
+            else:
+                found |= _cited(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            found |= _cited(v)
+    return found

@@ -1,0 +1,504 @@
+"""Planning: the smallest sets of actions that make a goal YES, ordered, with Match-calendar deadlines.
+
+The actions are data (``rules/data/actions.toml``): each patches the applicant
+document (pass Step 2 CK, meet OET, apply to a Pathway, obtain a Statement of
+Need...). Facts nobody can change (citizenship, school, graduation date, past
+attempts) have no action, so they are never suggested. A plan is found by
+search: the applicant is re-evaluated with each candidate set of actions, so
+applying a plan's steps makes the goal YES by construction (and the property
+tests check it). Deadlines come from ``rules/data/calendar.toml``.
+
+>>> import imgpath, datetime
+>>> ev = imgpath.evaluate({"school": {"country": "US", "degree": "MD", "graduated": "2025-05-20"},
+...                        "exams": []}, as_of=datetime.date(2026, 1, 15))
+>>> [s.id for s in ev.next_steps("step3_eligible").options[0].steps]
+['pass_step1', 'pass_step2ck']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import expressions as ex
+from .errors import RuleError
+from .expressions import add_months
+
+if TYPE_CHECKING:
+    from .evaluation import Evaluation
+    from .rulebook import Rulebook
+
+__all__ = ["Event", "Option", "Plan", "Step", "calendar", "next_steps"]
+
+#: Most actions in one plan, and most evaluations one plan may spend.
+MAX_STEPS = 4
+MAX_EVALUATIONS = 400
+
+
+@attrs.frozen
+class Event:
+    """A dated event of a Match season (ERAS opens, rank-order-list deadline, Match Day...)."""
+
+    id: str
+    title: str
+    date: _dt.date
+    estimated: bool
+    confidence: str
+    sources: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "date": self.date.isoformat(), "estimated": self.estimated,
+                "confidence": self.confidence, "sources": list(self.sources), "note": self.note}
+
+
+def calendar(season: int, *, rulebook: Rulebook | None = None) -> list[Event]:
+    """The dated events of a Match season, in date order (estimated dates are marked).
+
+    >>> [e.id for e in calendar(2026)][:3]
+    ['nrmp_institution_registration_opens', 'eras_opens', 'pathways_application_opens']
+    """
+    from .rulebook import rulebook as default_rulebook
+
+    book = rulebook or default_rulebook()
+    data = book.extras.get("calendar", {})
+    events = data.get("seasons", {}).get(str(season), {}).get("events", [])
+    out = [Event(e["id"], e["title"], e["date"], bool(e.get("estimated", False)), e.get("confidence", "primary"),
+                 tuple(e.get("sources", ())), e.get("note", "")) for e in events]
+    return sorted(out, key=lambda e: (e.date, e.id))
+
+
+@attrs.frozen
+class Step:
+    """One action of a plan: what to do, the rule it unlocks, what must come first, and by when."""
+
+    id: str
+    action: str
+    rule: str = ""
+    after: tuple[str, ...] = ()
+    deadline: _dt.date | None = None
+    deadline_event: str = ""
+    deadline_estimated: bool = False
+    sources: tuple[str, ...] = ()
+    assumption: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "action": self.action, "unlocks": self.rule, "after": list(self.after),
+                "deadline": self.deadline.isoformat() if self.deadline else None,
+                "deadline_event": self.deadline_event or None, "deadline_estimated": self.deadline_estimated,
+                "sources": list(self.sources), **({"assumption": self.assumption} if self.assumption else {})}
+
+
+@attrs.frozen
+class Option:
+    """One way to reach the goal: steps in the order to take them."""
+
+    steps: tuple[Step, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": [s.to_dict() for s in self.steps]}
+
+
+class Plan:
+    """``next_steps`` for a goal: options (smallest first), or why the goal cannot be reached."""
+
+    def __init__(self, goal: str, goal_label: str, verdict: str, options: list[Option], as_of: _dt.date,
+                 season: int, blocked: str = "", to_confirm: Iterable[str] = ()) -> None:
+        self.goal = goal
+        self.goal_label = goal_label
+        self.verdict = verdict
+        self.options = options
+        self.as_of = as_of
+        self.season = season
+        self.blocked = blocked
+        self.to_confirm = list(to_confirm)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The steps of the first (smallest) option."""
+        return self.options[0].steps if self.options else ()
+
+    def __iter__(self) -> Any:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": "imgpath.plan/1", "goal": self.goal_label, "verdict": self.verdict,
+                "as_of": self.as_of.isoformat(), "season": self.season,
+                "options": [o.to_dict() for o in self.options], "blocked": self.blocked or None,
+                "to_confirm": self.to_confirm}
+
+    def __str__(self) -> str:
+        lines = [f"next steps toward {self.goal_label} (now {self.verdict.upper()}; as of {self.as_of}, "
+                 f"Match season {self.season})"]
+        if self.verdict == "yes":
+            lines.append("  already holds")
+        if self.blocked:
+            lines.append(f"  cannot be reached: {self.blocked}")
+        for i, option in enumerate(self.options, 1):
+            lines.append(f"  option {i}:")
+            for j, s in enumerate(option.steps, 1):
+                when = ""
+                if s.deadline:
+                    when = f" — by {s.deadline}{' (estimated)' if s.deadline_estimated else ''} ({s.deadline_event})"
+                lines.append(f"    {j}. {s.action}{when}")
+                if s.rule:
+                    lines.append(f"       unlocks {s.rule}")
+                if s.after:
+                    lines.append(f"       after: {', '.join(s.after)}")
+                if s.assumption:
+                    lines.append(f"       assumes: {s.assumption}")
+        if self.to_confirm:
+            lines.append("  facts to confirm (missing): " + ", ".join(self.to_confirm))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.goal_label}: {len(self.options)} option(s), first {[s.id for s in self.steps]}>"
+
+    def _repr_html_(self) -> str:
+        from .render import plan_html
+
+        return plan_html(self)
+
+
+@attrs.frozen(eq=False)
+class _Action:
+    id: str
+    spec: Mapping[str, Any]
+    params: Mapping[str, Any]
+    before: tuple[_Action, ...] = ()  # prerequisite actions folded in (see _with_prerequisites)
+
+    def units(self) -> list[_Action]:
+        """This action with its folded-in prerequisites, prerequisites first."""
+        out: list[_Action] = []
+        for b in self.before:
+            out.extend(b.units())
+        out.append(_Action(self.id, self.spec, self.params))
+        return out
+
+    @property
+    def key(self) -> str:
+        return self.id + "".join(f"[{k}={v}]" for k, v in sorted(self.params.items()))
+
+    def text(self, key: str) -> str:
+        value = self.spec.get(key, "")
+        return _fill(value, self.params) if isinstance(value, str) else value
+
+
+def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _depth: int = 0, **args: Any) -> Plan:
+    """The smallest sets of actions that make ``goal`` YES for this applicant (see module doc)."""
+    depth = _depth
+    from .evaluation import Verdict
+
+    key = ev._key(goal, args)
+    label = ev._conclude(key).label
+    current = ev.verdict(goal, **args)
+    if current is Verdict.YES:
+        return Plan(goal, label, current.value, [], ev.as_of, ev.season)
+    catalog = ev.book.extras.get("actions", {}).get("actions", {})
+    if not catalog:
+        raise RuleError("rules/data/actions.toml has no [actions]; planning needs it")
+    cone = _cone(ev.book, goal)
+    blocked: list[str] = []
+    candidates: list[_Action] = []
+    for aid, spec in catalog.items():
+        for params in _expand(spec, args):
+            action = _Action(aid, spec, params)
+            if not _relevant(action, cone):
+                continue
+            unless = spec.get("unless")
+            if unless and _check(ev, _fill(unless, params)) is ex.K.T:
+                blocked.append(action.text("blocked") or f"{action.text('action')}: not possible")
+                continue
+            needs = spec.get("requires_now")
+            if needs and _check(ev, _fill(needs, params)) is not ex.K.T:
+                continue
+            candidates.append(action)
+    candidates = _with_prerequisites(ev, candidates, depth)
+    options = _search(ev, key, candidates)
+    to_confirm: list[str] = []
+    if current is Verdict.UNKNOWN:
+        to_confirm = ev.why_not(goal, **args).missing
+    reason = ""
+    if not options:
+        reason = "; ".join(dict.fromkeys(blocked)) or (
+            f"no combination of up to {MAX_STEPS} actions makes it YES; see why_not({goal!r})")
+    return Plan(goal, label, current.value, options, ev.as_of, ev.season, reason, to_confirm)
+
+
+def _with_prerequisites(ev: Evaluation, candidates: list[_Action], depth: int) -> list[_Action]:
+    """An action that requires a conclusion (a certificate needs every requirement met) comes with the
+    smallest plan for that conclusion folded in, so the search counts it as one unit."""
+    out: list[_Action] = []
+    for a in candidates:
+        needs = a.spec.get("requires")
+        if not needs or depth > 1 or ev.verdict(needs) is ex_verdict_yes():
+            out.append(a)
+            continue
+        sub = next_steps(ev, needs, _depth=depth + 1)
+        if not sub.options:
+            continue  # its prerequisite cannot be reached: the action is impossible
+        by_key = {c.key: c for c in candidates}
+        parts = [by_key[s.id] for s in sub.options[0].steps if s.id in by_key]
+        if len(parts) != len(sub.options[0].steps):
+            parts = [*(_Action(s.id.split("[")[0], ev.book.extras["actions"]["actions"][s.id.split("[")[0]],
+                               _params_of(s.id)) for s in sub.options[0].steps)]
+        out.append(_Action(a.id, a.spec, a.params, tuple(parts)))
+    return out
+
+
+def ex_verdict_yes() -> Any:
+    from .evaluation import Verdict
+
+    return Verdict.YES
+
+
+def _params_of(key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in re.findall(r"\[(\w+)=([^\]]*)\]", key):
+        out[k] = int(v) if v.isdigit() else v
+    return out
+
+
+def _expand(spec: Mapping[str, Any], goal_args: Mapping[str, Any]) -> list[dict[str, Any]]:
+    each = spec.get("each") or {}
+    names = sorted(each)
+    out = []
+    for combo in itertools.product(*(each[n] for n in names)):
+        params = dict(zip(names, combo, strict=True))
+        if "state" in goal_args:
+            params.setdefault("state", goal_args["state"])
+        out.append(params)
+    return out or [dict(goal_args)]
+
+
+def _fill(text: Any, params: Mapping[str, Any]) -> Any:
+    if not isinstance(text, str):
+        return text
+    return re.sub(r"\{(\w+)\}", lambda m: str(params.get(m.group(1), m.group(0))), text)
+
+
+def _check(ev: Evaluation, condition: str) -> ex.K:
+    """A condition of the action catalog, judged on the current facts and conclusions."""
+    from .explain import _Judge
+    from .rulebook import _bare_refs
+
+    node = _bare_refs(ex.parse(condition), ev.book.conclusions, ("person", "school", "exams", "ecfmg", "licenses",
+                                                                 "training", "practice", "match", "offer",
+                                                                 "interest"), ())
+    judge = _Judge(ev)
+    env = ex.Env(as_of=ev.as_of, lookup=ev.context.lookup, conclusion=judge.conclusion_truth)
+    return ex.truth(node, env)
+
+
+def _cone(book: Rulebook, goal: str) -> set[str]:
+    """Section.field paths (and list sections) that rules for ``goal`` read, transitively."""
+    seen: set[str] = set()
+    paths: set[str] = set()
+    todo = [goal]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for rule in book.rules_for(name):
+            for node in rule.when:
+                for n in ex.walk(node):
+                    if isinstance(n, ex.Ref):
+                        todo.append(n.name)
+                    elif isinstance(n, ex.Field):
+                        paths.add(n.root)
+                        if n.path:
+                            paths.add(f"{n.root}.{n.path[0]}")
+    return paths
+
+
+def _patch_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
+    for k, v in patch.items():
+        path = f"{prefix}.{k}" if prefix else k
+        yield path
+        if isinstance(v, Mapping) and prefix == "":
+            yield from _patch_paths(v, path)
+
+
+def _relevant(action: _Action, cone: set[str]) -> bool:
+    paths = set(_patch_paths(action.spec.get("set", {}))) | set(action.spec.get("add", {}))
+    return bool(paths & cone)
+
+
+def _values(value: Any, ev: Evaluation, params: Mapping[str, Any]) -> Any:
+    """Fill the placeholders of a patch: $as_of, $as_of+3y, $as_of-2y, $as_of-1d, $season, {n}..."""
+    if isinstance(value, Mapping):
+        return {k: _values(v, ev, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_values(v, ev, params) for v in value]
+    if not isinstance(value, str):
+        return value
+    value = _fill(value, params)
+    if value == "$season":
+        return ev.season
+    if value == "$goal_state":
+        return params.get("state")
+    if value == "$training_start":
+        return _dt.date(ev.season, 7, 1).isoformat()
+    m = re.fullmatch(r"\$as_of(?:([+-])(\d+)([yd]))?", value)
+    if m:
+        day = ev.as_of
+        if m.group(1):
+            n = int(m.group(2)) * (1 if m.group(1) == "+" else -1)
+            day = add_months(day, 12 * n) if m.group(3) == "y" else day + _dt.timedelta(days=n)
+        return day.isoformat()
+    if value.isdigit():
+        return int(value)
+    return value
+
+
+def _apply(doc: dict[str, Any], action: _Action, ev: Evaluation) -> None:
+    for section, fields in action.spec.get("set", {}).items():
+        target = doc.setdefault(section, {})
+        for k, v in _values(fields, ev, action.params).items():
+            if isinstance(v, Mapping) and isinstance(target.get(k), Mapping):
+                target[k] = {**target[k], **v}
+            else:
+                target[k] = v
+    for section, entry in action.spec.get("add", {}).items():
+        doc.setdefault(section, [])
+        doc[section] = [*(doc[section] or []), _values(entry, ev, action.params)]
+
+
+def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> list[Option]:
+    from .evaluation import Verdict, evaluate
+
+    goal, args = key
+    base = ev.applicant.to_dict()
+    state = dict(args).get("state")
+    if state is not None or base.get("interest") is None:
+        base["interest"] = {"states": [state] if state else [ev.context.rows("states")[0]]} if \
+            "states" in ev.book.tables else base.get("interest")
+    found: list[tuple[_Action, ...]] = []
+    evaluations = 0
+    for size in range(1, MAX_STEPS + 1):
+        if found and size > len(found[0]) + 1:
+            break
+        for combo in itertools.combinations(candidates, size):
+            if any(set(f) <= set(combo) for f in found):
+                continue
+            if len({a.id for a in combo}) < len(combo) and all(a.spec.get("each") for a in combo):
+                continue  # two variants of one action (two Pathways): never needed together
+            if evaluations >= MAX_EVALUATIONS:
+                break
+            doc = _copy(base)
+            for a in _units(combo):
+                _apply(doc, a, ev)
+            evaluations += 1
+            try:
+                after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
+            except Exception:  # noqa: BLE001 - a patch the schema rejects is simply not a plan
+                continue
+            if after.verdict(goal, **dict(args)) is not Verdict.YES:
+                continue
+            if not _requirements_hold(combo, base, ev):
+                continue
+            found.append(combo)
+    # minimal on the steps actually taken (prerequisites folded in): drop supersets of another option
+    units = [(combo, frozenset(u.key for u in _units(combo))) for combo in found]
+    units.sort(key=lambda cu: (len(cu[1]), sorted(cu[1])))
+    minimal: list[tuple[tuple[_Action, ...], frozenset[str]]] = []
+    for combo, keys in units:
+        if not any(other <= keys for _, other in minimal):
+            minimal.append((combo, keys))
+    return [_option(ev, key, combo, base) for combo, _ in minimal[:5]]
+
+
+def _units(combo: Iterable[_Action]) -> list[_Action]:
+    """The actions of a combination with their prerequisites, each once, prerequisites first."""
+    out: dict[str, _Action] = {}
+    for a in combo:
+        for u in a.units():
+            out.setdefault(u.key, u)
+    return list(out.values())
+
+
+def _requirements_hold(combo: tuple[_Action, ...], base: dict[str, Any], ev: Evaluation) -> bool:
+    """An action's ``requires`` must hold on the facts the plan's other steps produce."""
+    from .evaluation import Verdict, evaluate
+
+    combo = tuple(_units(combo))
+    for a in combo:
+        needs = a.spec.get("requires")
+        if not needs:
+            continue
+        doc = _copy(base)
+        for other in combo:
+            if other is not a:
+                _apply(doc, other, ev)
+        if evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine).verdict(needs) is not Verdict.YES:
+            return False
+    return True
+
+
+def _copy(doc: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(doc)
+
+
+def _option(ev: Evaluation, key: tuple[str, Any], combo: tuple[_Action, ...], base: dict[str, Any]) -> Option:
+    from .evaluation import evaluate
+
+    goal, args = key
+    combo = tuple(_units(combo))
+    doc = _copy(base)
+    touched_by: dict[str, set[str]] = {}
+    for a in combo:
+        touched = set(_patch_paths(a.spec.get("set", {})))
+        for section in a.spec.get("add", {}):
+            touched.add(f"{section}[{len(doc.get(section) or [])}]")  # the entry this step adds
+        touched_by[a.key] = touched
+        _apply(doc, a, ev)
+    after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
+    tree = after.why(goal, **dict(args))
+    events = {e.id: e for e in calendar(ev.season, rulebook=ev.book)}
+    ids = {a.id for a in combo}
+    steps = []
+    for a in combo:
+        touched = touched_by[a.key]
+        unlocks = ""
+        for node in tree.root.walk():
+            if node.rule is None:
+                continue
+            for c in node.conditions:
+                if not unlocks and any(f.path in touched or f.path.split(".")[0] in touched
+                                       or f.path.rsplit(".", 1)[0] in touched for f in c.facts):
+                    unlocks = node.rule.id
+        event = events.get(a.spec.get("deadline", ""))
+        steps.append(Step(a.key, a.text("action"), unlocks,
+                          tuple(x for x in a.spec.get("after", ()) if x in ids),
+                          event.date if event else None, event.title if event else "",
+                          event.estimated if event else False, tuple(a.spec.get("sources", ())),
+                          a.text("assumption")))
+    return Option(tuple(_order(steps)))
+
+
+def _order(steps: list[Step]) -> list[Step]:
+    """Prerequisites first, then by deadline."""
+    out: list[Step] = []
+    pending = sorted(steps, key=lambda s: (s.deadline or _dt.date.max, s.id))
+    while pending:
+        for s in pending:
+            if all(any(o.id.split("[")[0] == dep for o in out) or not any(p.id.split("[")[0] == dep for p in pending)
+                   for dep in s.after):
+                out.append(s)
+                pending.remove(s)
+                break
+        else:  # a cycle in 'after': keep the deadline order
+            out.extend(pending)
+            break
+    return out

@@ -1,0 +1,132 @@
+"""HTML renderings for Jupyter: self-contained (inline CSS, no JavaScript), with verdict badges,
+collapsible derivations (``<details>``), source links, and ``as_of`` and the season shown."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .evaluation import Evaluation
+    from .explain import Derivation, Explanation, WhyNot
+    from .plan import Plan
+    from .rulebook import Rulebook
+
+__all__ = ["evaluation_html", "explanation_html", "plan_html", "rulebook_html", "why_not_html"]
+
+_CSS = """<style>
+.imgpath{font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:13px;line-height:1.4}
+.imgpath table{border-collapse:collapse;margin:4px 0}
+.imgpath th,.imgpath td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+.imgpath .b{display:inline-block;border-radius:8px;padding:0 7px;font-weight:600;font-size:11px;color:#fff}
+.imgpath .yes,.imgpath .holds{background:#2e7d32}.imgpath .no,.imgpath .fails{background:#c62828}
+.imgpath .unknown{background:#8d6e00}.imgpath .not_in_force{background:#777}
+.imgpath .c{color:#555;font-size:11px}.imgpath details{margin-left:14px}
+.imgpath summary{cursor:pointer}.imgpath code{background:#f4f4f4;padding:0 3px}
+</style>"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _badge(kind: str, text: str | None = None) -> str:
+    return f'<span class="b {_e(kind)}">{_e(text or kind.replace("_", " ").upper())}</span>'
+
+
+def _link(title: str, url: str) -> str:
+    return f'<a href="{_e(url)}" target="_blank" rel="noopener">{_e(title)}</a>'
+
+
+def _wrap(body: str) -> str:
+    return f'{_CSS}<div class="imgpath">{body}</div>'
+
+
+def evaluation_html(ev: Evaluation) -> str:
+    """The conclusions table: verdict badge, value, confidence, rules and sources, with derivations."""
+    rows = []
+    for c in ev.conclusions:
+        value = "" if c.value is None else _e(list(c.value) if isinstance(c.value, tuple) else c.value)
+        srcs = ", ".join(_link(s.publisher, s.url) for s in c.sources[:3]) + (" …" if len(c.sources) > 3 else "")
+        detail = ""
+        if c.verdict.value != "no":
+            try:
+                detail = f"<details><summary class='c'>why</summary>{_derivation(ev.why(c.name, **c.args).root)}</details>"
+            except ValueError:
+                detail = ""
+        rows.append(f"<tr><td><code>{_e(c.label)}</code>{detail}</td><td>{_badge(c.verdict.value)}</td>"
+                    f"<td>{value}</td><td class='c'>{_e(c.confidence)}</td>"
+                    f"<td class='c'>{_e(', '.join(c.rules[:2]))}</td><td class='c'>{srcs}</td></tr>")
+    head = (f"<b>imgpath evaluation</b> <span class='c'>as of {_e(ev.as_of)} · Match season {_e(ev.season)} · "
+            f"engine {_e(ev.engine)}</span>")
+    table = ("<table><tr><th>conclusion</th><th>verdict</th><th>value</th><th>confidence</th><th>rules</th>"
+             "<th>sources</th></tr>" + "".join(rows) + "</table>")
+    return _wrap(head + table)
+
+
+def _derivation(d: Derivation) -> str:
+    rule = ""
+    if d.rule is not None:
+        rule = (f"<div class='c'>rule <code>{_e(d.rule.id)}</code> — {_e(d.rule.title)} "
+                f"(from {_e(d.rule.effective_from)})</div>")
+    conds = "".join(f"<li>{_badge(c.status)} <code>{_e(c.text[:200])}</code> "
+                    f"<span class='c'>{_e('; '.join(str(f) for f in c.facts[:5]))}</span></li>"
+                    for c in d.conditions)
+    srcs = "".join(f"<li>{_link(t, u)}</li>" for t, u in d.sources)
+    assumed = "".join(f"<li class='c'>assumed: {_e(a)}</li>" for a in d.assumptions)
+    subs = "".join(_derivation(p) for p in d.premises)
+    value = f" = {_e(d.value)}" if d.value is not None else ""
+    note = f"<div class='c'>{_e(d.note)}</div>" if d.note else ""
+    return (f"<details open><summary><code>{_e(d.label)}</code> {_badge(d.verdict)}{value} "
+            f"<span class='c'>{_e(d.confidence)}</span></summary>{note}{rule}<ul>{conds}{assumed}</ul>"
+            f"<ul class='c'>{srcs}</ul>{subs}</details>")
+
+
+def explanation_html(ex: Explanation) -> str:
+    head = f"<b>why {_e(ex.root.label)}</b> <span class='c'>as of {_e(ex.as_of)} · Match season {_e(ex.season)}</span>"
+    return _wrap(head + _derivation(ex.root))
+
+
+def why_not_html(wn: WhyNot) -> str:
+    parts = [f"<b>why not {_e(wn.label)}</b> {_badge(wn.verdict)} "
+             f"<span class='c'>as of {_e(wn.as_of)} · Match season {_e(wn.season)}</span>"]
+    if wn.note:
+        parts.append(f"<div class='c'>{_e(wn.note)}</div>")
+    for ch in wn.checks:
+        conds = "".join(f"<li>{_badge(c.status)} <code>{_e(c.text[:200])}</code> "
+                        f"<span class='c'>{_e('; '.join(str(f) for f in c.facts[:5]))}</span></li>"
+                        for c in ch.conditions)
+        reason = f"<div class='c'>{_e(ch.reason)}</div>" if ch.reason else ""
+        parts.append(f"<details {'open' if ch.status != 'not_in_force' else ''}><summary>{_badge(ch.status)} "
+                     f"<code>{_e(ch.rule.id)}</code> — {_e(ch.rule.title)}</summary>{reason}<ul>{conds}</ul></details>")
+    if wn.missing:
+        parts.append("<div>would be decided by: " + ", ".join(f"<code>{_e(m)}</code>" for m in wn.missing) + "</div>")
+    return _wrap("".join(parts))
+
+
+def plan_html(plan: Plan) -> str:
+    head = (f"<b>next steps toward {_e(plan.goal_label)}</b> {_badge(plan.verdict)} "
+            f"<span class='c'>as of {_e(plan.as_of)} · Match season {_e(plan.season)}</span>")
+    if plan.blocked:
+        return _wrap(head + f"<div>{_badge('no', 'BLOCKED')} {_e(plan.blocked)}</div>")
+    options = []
+    for i, option in enumerate(plan.options, 1):
+        steps = "".join(
+            f"<li><b>{_e(s.action)}</b> <span class='c'>unlocks {_e(s.rule)}"
+            f"{'; after: ' + _e(', '.join(s.after)) if s.after else ''}"
+            f"{'; by ' + _e(s.deadline) + (' (estimated)' if s.deadline_estimated else '') if s.deadline else ''}"
+            f"</span></li>" for s in option.steps)
+        options.append(f"<details {'open' if i == 1 else ''}><summary>option {i}: {len(option.steps)} step(s)"
+                       f"</summary><ol>{steps}</ol></details>")
+    return _wrap(head + "".join(options))
+
+
+def rulebook_html(book: Rulebook) -> str:
+    rows = "".join(
+        f"<tr><td><code>{_e(r.id)}</code></td><td>{_e(r.title)}</td><td><code>{_e(r.conclusion)}</code></td>"
+        f"<td class='c'>{_e(r.effective_from)} – {_e(r.effective[1] or 'open')}</td><td class='c'>{_e(r.confidence)}</td>"
+        f"<td class='c'>{', '.join(_link(s, book.sources[s].url) for s in r.sources[:3])}</td></tr>"
+        for r in book.rules)
+    return _wrap(f"<b>imgpath rulebook</b> <span class='c'>{len(book.rules)} rules · {len(book.sources)} sources</span>"
+                 "<details><summary>rules</summary><table><tr><th>id</th><th>title</th><th>conclusion</th>"
+                 f"<th>effective</th><th>confidence</th><th>sources</th></tr>{rows}</table></details>")
