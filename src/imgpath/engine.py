@@ -28,9 +28,8 @@ from . import expressions as ex
 from .compiler import EngineAction, Program, encode
 from .context import Context, RowRef
 from .errors import EngineError
-from .facts import fields_by_key, section_classes
 
-__all__ = ["Firing", "RuleBase", "base_facts", "lower_section"]
+__all__ = ["Firing", "RuleBase", "base_facts"]
 
 _OBSERVED = 2
 _NOT_HANDLED = 1
@@ -58,64 +57,58 @@ class Firing:
         return (self.conclusion, self.args)
 
 
-def lower_section(ctx: Context, name: str) -> dict[str, Any]:
-    """An applicant section as a flat engine fact: unknown fields absent, known-none ones as ``~field``."""
-    fact: dict[str, Any] = {"t": name}
-    _flatten(ctx, section_classes()[name], ex.Field(name, ()), fact, ())
-    return fact
-
-
-def _flatten(ctx: Context, cls: type, base: ex.Field, fact: dict[str, Any], prefix: tuple[str, ...]) -> None:
-    for key, fld in fields_by_key(cls).items():
-        meta = fld.metadata["imgpath"]
-        path = (*prefix, key)
-        if meta["kind"] in ("object", "note"):
-            _flatten(ctx, meta["cls"], base, fact, path)
-            continue
-        if meta["kind"] in ("list", "countries", "strings", "states"):
-            continue
-        value = ctx.lookup(ex.Field(base.root, path), None)
-        name = "__".join(path)
-        if value is ex.NONE:
-            fact["~" + name] = 1
-        elif value is not ex.UNKNOWN:
-            fact[name] = encode(value)
-
-
 def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
-    """Every fact one evaluation asserts before the rules run (without shard copies)."""
+    """Every fact one evaluation asserts before the rules run (without shard copies).
+
+    The context, the parameter rows in scope (their key and the columns rules read), and one
+    truth fact per atom (per row for atoms that read a row). A condition shared by several
+    atoms is evaluated once.
+    """
     facts: list[dict[str, Any]] = [{"t": "begin"}, {"t": "ctx", "as_of": encode(ctx.as_of), "season": ctx.season}]
-    season = {"t": "season"}
-    for col, cell in ctx.season_row.items():
-        if not isinstance(cell.value, tuple):
-            season[col] = encode(cell.value)
-    facts.append(season)
-    for name in program.sections:
-        facts.append(lower_section(ctx, name))
-    for table_name in program.row_tables:
+    for table_name, columns in program.row_columns.items():
         table = program.book.tables[table_name]
         for key in ctx.rows(table_name):
-            facts.append(_row_fact(table, key))
+            facts.append(_row_fact(table, key, columns))
     env = ctx.env()
+    cache: dict[tuple[int, Any], ex.K] = {}
+
+    def truth(node: ex.Node, e: ex.Env, key: Any) -> ex.K:
+        slot = (id(node), key)
+        value = cache.get(slot)
+        if value is None:
+            value = cache[slot] = ex.truth(node, e)
+        return value
+
     for atom in program.atoms:
         try:
             if atom.table is None:
-                facts.append(atom.fact(ex.truth(atom.node, env)))
+                facts.append(atom.fact(_conjunction(atom.nodes, env, None, truth)))
                 continue
             table = program.book.tables[atom.table]
             for key in ctx.rows(atom.table):
                 row_env = ctx.env({atom.var: RowRef(table, key)})
-                facts.append(atom.fact(ex.truth(atom.node, row_env), key))
+                facts.append(atom.fact(_conjunction(atom.nodes, row_env, key, truth), key))
         except ex.RuleError as err:
             raise EngineError(f"cannot compute {ex.render(atom.node)}: {err.problem}") from None
     return facts
 
 
-def _row_fact(table: Any, key: Any) -> dict[str, Any]:
-    """A parameter row: its cells' values (an unsourced cell is simply absent: unknown)."""
+def _conjunction(nodes: tuple[ex.Node, ...], env: ex.Env, key: Any, truth: Any) -> ex.K:
+    out = ex.K.T
+    for node in nodes:
+        out = min(out, truth(node, env, key))
+        if out is ex.K.F:
+            break
+    return out
+
+
+def _row_fact(table: Any, key: Any, columns: tuple[str, ...]) -> dict[str, Any]:
+    """A parameter row: its key and the cells the engine reads (an unsourced cell is absent)."""
     row: dict[str, Any] = {"t": f"r:{table.name}", "key": key}
-    for col, cell in table.rows[key].items():
-        if not isinstance(cell.value, tuple):
+    cells = table.rows[key]
+    for col in columns:
+        cell = cells.get(col)
+        if cell is not None and not isinstance(cell.value, tuple):
             row[col] = encode(cell.value)
     return row
 
@@ -310,9 +303,8 @@ def _value(action: EngineAction, match: Mapping[str, Any]) -> Any:
         return _ABSENT
     if action.value[0] == "const":
         return action.value[1]
-    _, alias, key = action.value
-    fact = match.get(alias.replace(":", "_"), {})
-    return fact.get(key, _ABSENT)
+    _, column = action.value
+    return match.get("row", {}).get(column, _ABSENT)
 
 
 def _fact_key(fact: Mapping[str, Any]) -> str:

@@ -206,7 +206,7 @@ class Evaluation:
         else:
             verdict = Verdict.NO
         basis = yes if verdict is Verdict.YES and spec.kind != "set" else (yes + maybe or self._candidates(key))
-        rules, sources, confidence, assumptions = self._support(key, basis, verdict)
+        rules, sources, confidence, assumptions = self._support(key, basis, verdict, aggregate=spec.kind == "set")
         if not basis and spec.sources:  # a conclusion that is NO by definition (e.g. TN never allows residency)
             sources = tuple(self.book.sources[s] for s in spec.sources)
             confidence = spec.confidence
@@ -229,8 +229,13 @@ class Evaluation:
             out.append(Firing(rule.id, "F", name, args, None, row if rule.for_var else None))
         return out
 
-    def _support(self, key: Key, basis: list[Firing], verdict: Verdict,
-                 visiting: frozenset[Key] = frozenset()) -> tuple[tuple[str, ...], tuple[Source, ...], str, tuple[str, ...]]:
+    def _support(self, key: Key, basis: list[Firing], verdict: Verdict, visiting: frozenset[Key] = frozenset(),
+                 aggregate: bool = False) -> tuple[tuple[str, ...], tuple[Source, ...], str, tuple[str, ...]]:
+        """Rules, sources, confidence and assumptions behind a verdict.
+
+        A YES rests on its best derivation; a set's value on every member's (``aggregate``); an
+        UNKNOWN on the rules that could still fire; a NO on the figures its candidate rules read.
+        """
         rule_ids: list[str] = []
         source_ids: list[str] = []
         levels: list[str] = []
@@ -239,21 +244,27 @@ class Evaluation:
         order = self.book.order
         for f in sorted(basis, key=lambda f: (order[f.rule_id], repr(f.row), f.mode)):
             rule = self.book.rule(f.rule_id)
-            # a NO rests on the figures its candidate rules compared against, not on those rules' claims
-            chain_levels = [rule.confidence] if verdict is not Verdict.NO else []
             chain_sources = list(rule.sources)
-            chain_assumptions = list(rule.assumptions) if verdict is not Verdict.NO else []
+            if verdict is Verdict.NO:
+                # a NO rests on what made its candidate rules fail: the figures and conclusions
+                # their failing conditions read, not on those rules' own claims
+                levels.append(self._failure_confidence(rule, f.row, visiting | {key}))
+                rule_ids.append(rule.id)
+                source_ids.extend(chain_sources)
+                continue
+            chain_levels = [rule.confidence]
+            chain_assumptions = list(rule.assumptions)
             for cell_sources, level in self._params(rule, f.row):
                 chain_levels.append(level)
                 chain_sources.extend(cell_sources)
-            for dep in self._deps(rule, f.row) if verdict is not Verdict.NO else ():
+            for dep in self._decisive_deps(rule, f.row):
                 if dep in visiting or dep == key:
                     continue
                 sub = self._conclude_inner(dep, visiting | {key})
                 chain_levels.append(sub.confidence)
                 chain_assumptions.extend(sub.assumptions)
             level = weakest(chain_levels)
-            if verdict is Verdict.YES:
+            if verdict is Verdict.YES and not aggregate:
                 # the best derivation decides; ties keep every rule
                 rank = ("unconfirmed", "secondary", "primary").index(level)
                 if best is None or rank > best[0]:
@@ -273,6 +284,47 @@ class Evaluation:
         sources = tuple(self.book.sources[s] for s in dict.fromkeys(source_ids))
         return (tuple(dict.fromkeys(rule_ids)), sources, weakest(levels),
                 tuple(dict.fromkeys(assumptions)))
+
+    def _decisive_deps(self, rule: Rule, row: Any) -> list[Key]:
+        """The conclusions a firing rule needed: a conclusion read inside a condition that would
+        hold even with it unknown (``not (known(x) and ... and c)``) did not decide anything."""
+        from .explain import _instances, _Judge
+
+        judge = _Judge(self)
+        out: list[Key] = []
+        for node, text in zip(rule.when, rule.when_text, strict=True):
+            single = attrs.evolve(rule, when=(node,), when_text=(text,))
+            deps = list(dict.fromkeys(_instances(single, row, judge, False) + _instances(single, row, judge, True)))
+            for dep in deps:
+                if not (isinstance(node, ex.Ref) or (isinstance(node, ex.Not) and isinstance(node.arg, ex.Ref))):
+                    env = judge.env(rule, row)
+
+                    def blind(ref: ex.Ref, e: ex.Env, values: Any, dep: Key = dep) -> ex.K:
+                        inst = (ref.name, tuple(sorted((k, encode(ex.value(v, e))) for k, v in ref.args)))
+                        return ex.K.U if inst == dep else judge.conclusion_truth(ref, e, values)
+
+                    blind_env = ex.Env(as_of=env.as_of, lookup=self.context.lookup, conclusion=blind,
+                                       variables={rule.for_var: env.var(rule.for_var)} if rule.for_var else None)
+                    if ex.truth(node, blind_env) is ex.truth(node, env):
+                        continue  # the condition comes out the same without it
+                out.append(dep)
+        return list(dict.fromkeys(out))
+
+    def _failure_confidence(self, rule: Rule, row: Any, visiting: frozenset[Key]) -> str:
+        from .explain import _Judge, _instances
+
+        judge = _Judge(self)
+        levels: list[str] = []
+        for node, text in zip(rule.when, rule.when_text, strict=True):
+            cond = judge.condition(node, text, rule, row)
+            if cond.status != "fails":
+                continue
+            levels.extend(c for _, _, c in cond.params if c in ("primary", "secondary", "unconfirmed"))
+            single = attrs.evolve(rule, when=(node,), when_text=(text,))
+            for dep in _instances(single, row, judge, False) + _instances(single, row, judge, True):
+                if dep not in visiting:
+                    levels.append(self._conclude_inner(dep, visiting).confidence)
+        return weakest(levels)
 
     def _conclude_inner(self, key: Key, visiting: frozenset[Key]) -> Conclusion:
         if key in self._cache:
@@ -301,23 +353,6 @@ class Evaluation:
                     continue
                 if cell is not None:
                     out.append((cell.sources, cell.confidence))
-        return out
-
-    def _deps(self, rule: Rule, row: Any) -> list[Key]:
-        out = []
-        for node in _rule_nodes(rule):
-            for ref in ex.walk(node):
-                if isinstance(ref, ex.Ref):
-                    args = []
-                    for k, v in ref.args:
-                        if isinstance(v, ex.Const):
-                            args.append((k, encode(v.value)))
-                        elif isinstance(v, ex.Field) and v.root == rule.for_var and row is not None:
-                            table = self.book.tables[rule.for_table]  # type: ignore[index]
-                            col = v.path[0]
-                            args.append((k, row if col == table.key else table.cell(row, col).value))  # type: ignore[union-attr]
-                    if len(args) == len(ref.args):
-                        out.append((ref.name, tuple(sorted(args))))
         return out
 
     # ------------------------------------------------------------------ explanations
