@@ -312,16 +312,17 @@ class _Compiler:
             for rid, ds in deps.items():
                 need = max((level(d) + (1 if neg else 0) for d, neg in ds), default=0)
                 if need > stratum[rid]:
-                    if need > len(self.rules):
-                        break
                     stratum[rid] = need
                     changed = True
             if not changed:
                 return stratum
-        cyclic = sorted(rid for rid, ds in deps.items() if stratum[rid] >= len(self.rules) // 2)
+            if max(stratum.values(), default=0) > len(self.rules):
+                break
+        cyclic = sorted(rid for rid in deps if stratum[rid] > len(self.rules) // 2)
         raise RuleError("a cycle through negation: these rules read their own conclusion negated, or read "
                         "it to decide it is unknown (directly or through others): "
                         f"{', '.join(cyclic[:8]) or 'see the rules with not'}")
+
 
     # ------------------------------------------------------------------ polarity
 
@@ -604,3 +605,15 @@ def _dnf(f: Any) -> list[list[Any]]:
     for p in f.parts:
         product = [a + b for a, b in itertools.product(product, _dnf(p))]
     return product
+
+
+def check_strata(book: Rulebook) -> None:
+    """Raise RuleError if the rules' conclusions depend on themselves through negation.
+
+    Deciding UNKNOWN reads every conclusion a rule uses as "not definitely true", so any cycle
+    between conclusions is a cycle through negation.
+    """
+    c = _Compiler(book, book.rules)
+    deps = {r.id: [(_instance(n), True) for node in r.when for n in ex.walk(node) if isinstance(n, ex.Ref)]
+            for r in book.rules}
+    c.stratify(deps)

@@ -21,7 +21,7 @@ import attrs
 from . import expressions as ex
 from .compiler import encode
 from .context import RowRef
-from .rulebook import END_OF_TIME, Rule, weakest
+from .rulebook import BEGINNING, END_OF_TIME, Rule, weakest
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -76,6 +76,12 @@ class Condition:
         return f"{_MARK[self.status]} {self.text}" + (f"    [{extra}]" if extra else "")
 
 
+def _window(rule: Rule) -> str:
+    """'in force from 2021-07-01 until 2026-09-21', or 'long-standing' for rules with no start date."""
+    start = "long-standing" if rule.effective_from == BEGINNING else f"in force from {rule.effective_from}"
+    return start + ("" if rule.effective_until == END_OF_TIME else f" until {rule.effective_until}")
+
+
 def _rule_info(rule: Rule) -> dict[str, Any]:
     until = None if rule.effective_until == END_OF_TIME else rule.effective_until.isoformat()
     return {"id": rule.id, "title": rule.title, "confidence": rule.confidence,
@@ -118,9 +124,7 @@ class Derivation:
         if self.note:
             yield f"{pad}{self.note}"
         if self.rule is not None:
-            r = self.rule
-            until = "" if r.effective_until == END_OF_TIME else f" until {r.effective_until}"
-            yield f"{pad}rule {r.id}: {r.title} (in force from {r.effective_from}{until})"
+            yield f"{pad}rule {self.rule.id}: {self.rule.title} ({_window(self.rule)})"
         for c in self.conditions:
             yield f"{pad}{c.line()}"
         for a in self.assumptions:
@@ -292,6 +296,16 @@ class _Judge:
 
     def _collect(self, node: ex.Node, env: ex.Env, rule: Rule, row: Any, facts: dict[str, FactUse],
                  params: dict[str, tuple[str, Any, str]], elems: dict[str, str]) -> None:
+        if isinstance(node, (ex.And, ex.Or)):
+            # only the parts that decided it: the first false part of a false 'and', the first true
+            # part of a true 'or'; otherwise every part
+            decisive = ex.K.F if isinstance(node, ex.And) else ex.K.T
+            parts = node.args
+            if ex.truth(node, env) is decisive:
+                parts = tuple(a for a in node.args if ex.truth(a, env) is decisive)[:1]
+            for a in parts:
+                self._collect(a, env, rule, row, facts, params, elems)
+            return
         if isinstance(node, ex.Quant):
             items = ex.value(node.source, env)
             section = node.source.root
@@ -299,14 +313,20 @@ class _Judge:
                 facts[section] = FactUse(section, None, "unknown")
                 return
             indices = self.ctx.original_indices(section)
+            whole = ex.truth(node, env) if node.fn in ("any", "all") else None
             for i, item in enumerate(items or ()):
                 sub = env.bind(node.var, item)
                 label = f"{section}[{indices[i] if i < len(indices) else i}]"
-                if ex.truth(node.pred, sub) is ex.K.F:
+                k = ex.truth(node.pred, sub)
+                if k is ex.K.F and node.fn != "all":
                     continue
+                if node.fn == "all" and whole is ex.K.F and k is not ex.K.F:
+                    continue  # a false 'all' is decided by the entries that fail
                 self._collect(node.pred, sub, rule, row, facts, params, {**elems, node.var: label})
                 for e in node.extra:
                     self._collect(e, sub, rule, row, facts, params, {**elems, node.var: label})
+                if whole is not None and k is whole and node.fn == "any":
+                    break  # one entry decides a true 'any'
             if not items:
                 facts[section] = FactUse(section, [], "known")
             return

@@ -67,8 +67,10 @@ def evaluation_html(ev: Evaluation) -> str:
 def _derivation(d: Derivation) -> str:
     rule = ""
     if d.rule is not None:
+        from .explain import _window
+
         rule = (f"<div class='c'>rule <code>{_e(d.rule.id)}</code> — {_e(d.rule.title)} "
-                f"(from {_e(d.rule.effective_from)})</div>")
+                f"({_e(_window(d.rule))})</div>")
     conds = "".join(f"<li>{_badge(c.status)} <code>{_e(c.text[:200])}</code> "
                     f"<span class='c'>{_e('; '.join(str(f) for f in c.facts[:5]))}</span></li>"
                     for c in d.conditions)

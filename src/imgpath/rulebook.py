@@ -333,6 +333,9 @@ class Rulebook:
                 checker.check(node, ex.render(node))
             if r.value is not None:
                 checker.check(r.value, ex.render(r.value))
+        from .compiler import check_strata
+
+        check_strata(self)
         for spec in self.conclusions.values():
             for sid in spec.sources:
                 if sid not in self.sources:

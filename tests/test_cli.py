@@ -1,0 +1,80 @@
+"""The command line (contract §5): commands, formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imgpath.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "india-img-2027.toml"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    proc = subprocess.run([sys.executable, "-m", "imgpath", *args], capture_output=True, text=True, cwd=ROOT)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_check_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """check prints an aligned report; --format json is the stable evaluation document."""
+    assert main(["check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "match_eligible" in out and "source: http" in out
+    assert main(["check", str(EXAMPLE), "--format", "json", "--as-of", "2026-11-25"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "imgpath.evaluation/1" and doc["as_of"] == "2026-11-25"
+
+
+def test_explain_and_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    """explain shows why (YES) or why not; plan shows next steps."""
+    assert main(["explain", str(EXAMPLE), "img"]) == 0
+    assert "img.school_abroad" in capsys.readouterr().out
+    assert main(["explain", str(EXAMPLE), "licensable", "state=TX", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "imgpath.why_not/1"
+    assert main(["plan", str(EXAMPLE), "--goal", "may_start_acgme_residency"]) == 0
+    assert "next steps" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_and_names_the_field(tmp_path: Path) -> None:
+    """A bad document exits 2 naming the file and field, with a hint; nothing is written."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[school]\ncountry = "India"\n')
+    code, out, err = run("check", str(bad))
+    assert code == 2 and "school.country" in err and "bad.toml" in err and "hint" in err
+    code, _, err = run("explain", str(EXAMPLE), "licensable", "state")
+    assert code == 2
+    out_file = tmp_path / "out.csv"
+    code, _, _ = run("batch", str(bad), "-o", str(out_file))
+    assert code == 2 and not out_file.exists()
+
+
+def test_rules_and_lint(capsys: pytest.CaptureFixture[str]) -> None:
+    """rules lists rules with sources; --lint reports zero errors on the packaged rules."""
+    assert main(["rules"]) == 0
+    assert "sources: http" in capsys.readouterr().out
+    assert main(["rules", "--lint"]) == 0
+    assert "0 error(s)" in capsys.readouterr().out
+
+
+def test_batch_csv_jsonl_with_error_file(tmp_path: Path) -> None:
+    """batch reads CSV or JSONL, writes results, and puts invalid rows in an error file."""
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text("id,school.country,exams,person.citizenship,interest.states\n"
+                      "a,IN,[],IN;GB,TX\nb,US,,US,TX\nc,Atlantis,,,TX\n")
+    out = tmp_path / "out.jsonl"
+    code, _, err = run("batch", str(cohort), "-o", str(out), "--as-of", "2026-01-15")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"] and rows[0]["img"] == "yes" and rows[1]["img"] == "no"
+    errors = (tmp_path / "out.jsonl.errors.jsonl").read_text()
+    assert "school.country" in errors and '"id": "c"' in errors
+    jsonl = tmp_path / "cohort.jsonl"
+    jsonl.write_text('{"id": "x", "school": {"country": "IN"}, "interest": {"states": ["TX"]}}\nnot json\n')
+    out_csv = tmp_path / "out.csv"
+    code, _, _ = run("batch", str(jsonl), "-o", str(out_csv), "--workers", "2")
+    assert code == 0 and out_csv.read_text().startswith("id,")
