@@ -54,7 +54,7 @@ def test_calendar() -> None:
     assert any(e.estimated for e in events) and events == sorted(events, key=lambda e: (e.date, e.id))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ips.applicants(as_of=st.just(AS_OF)),
        st.sampled_from(["ecfmg_exams_met", "step3_eligible", "eras_ready", "match_eligible"]))
 def test_applying_a_plan_makes_the_goal_yes(doc: imgpath.Applicant, goal: str) -> None:

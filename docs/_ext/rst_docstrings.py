@@ -5,7 +5,11 @@ plain text; this turns the few reST idioms they use into Markdown before mkdocst
   fenced ``pycon`` blocks, so they are not read as Markdown block quotes;
 * literal blocks introduced by ``::`` become fenced code (``toml`` when they look like TOML);
 * roles such as :class:`~imgpath.InvalidFacts`, :func:`rulebook` or :data:`NONE` become inline code
-  (the name after ``~`` is shortened to its last component, as Sphinx does).
+  (the name after ``~`` is shortened to its last component, as Sphinx does);
+* functions decorated with Hypothesis's ``@st.composite`` lose their first parameter (``draw``) in
+  the rendered signature, since callers never pass it, and return a ``SearchStrategy`` of what the
+  function builds;
+* private parameters (``_goals``, ``_depth``: a leading underscore) are left out of signatures.
 
 The source docstrings are not changed; this runs only while the documentation is built
 (``mkdocs.yml``: ``plugins.mkdocstrings.handlers.python.options.extensions``).
@@ -95,3 +99,12 @@ class RstToMarkdown(griffe.Extension):
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:  # noqa: ARG002 - griffe's hook
         if obj.docstring is not None:
             obj.docstring.value = convert(obj.docstring.value)
+        if obj.is_function:
+            for name in [p.name for p in obj.parameters if p.name.startswith("_") and not p.name.startswith("__")]:
+                del obj.parameters[name]
+        if obj.is_function and any(str(d.value).endswith("composite") for d in obj.decorators):
+            params = list(obj.parameters)
+            if params and params[0].name == "draw":
+                del obj.parameters["draw"]
+            if obj.returns is not None:
+                obj.returns = f"SearchStrategy[{obj.returns}]"

@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--as-of", type=_date, help="the date to apply the law and read the facts (default: today)")
+        sp.add_argument("--as-of", type=_date, help="the date to apply the law and read the facts "
+                        "(default: the document's as_of, else today)")
         sp.add_argument("--format", choices=("text", "json"), default="text")
         sp.add_argument("--engine", choices=("durable", "reference"), default="durable")
 
@@ -85,7 +86,13 @@ def _args(pairs: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
-    ns = parser.parse_args(argv)
+    ns, extra = parser.parse_known_args(argv)
+    # ARG=VALUE may also come after the options (imgpath plan FILE --goal licensable state=TX)
+    if extra:
+        if hasattr(ns, "args") and all("=" in e and not e.startswith("-") for e in extra):
+            ns.args = [*ns.args, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return _run(ns)
     except InvalidFacts as err:
@@ -135,7 +142,10 @@ def _check(ev: Any, ns: argparse.Namespace) -> None:
     conclusions = [c for c in ev.conclusions] if not ns.all else [
         ev.conclusion(n, **dict(a)) for n, a in ev.instances()]
     if ns.format == "json":
-        print(json.dumps(ev.to_dict(), indent=2))
+        doc = ev.to_dict()
+        if ns.all:
+            doc["conclusions"] = [c.to_dict() for c in conclusions]
+        print(json.dumps(doc, indent=2))
         return
     print(f"imgpath {__version__} — as of {ev.as_of}, Match season {ev.season} (not legal or immigration advice)")
     width = max(len(c.label) for c in conclusions)
@@ -162,8 +172,12 @@ def _reason(ev: Any, c: Any) -> str:
     except ValueError:
         return ""
     if c.verdict.value == "unknown":
-        missing = wn.missing
-        return ("missing: " + ", ".join(missing[:4])) if missing else (c.note or "the sources conflict")
+        missing = wn.missing + [f"figure {p}" for p in wn.missing_parameters]
+        if missing:
+            return "missing: " + ", ".join(missing[:4])
+        if any(ch.reason for ch in wn.checks if ch.status == "unknown"):
+            return "the sources conflict"
+        return c.note or "depends on conclusions that are unknown"
     # the candidate rule closest to holding explains a NO best
     checks = sorted((ch for ch in wn.checks if ch.status == "fails"),
                     key=lambda ch: sum(c.status == "fails" for c in ch.conditions))

@@ -5,8 +5,8 @@ engine rules of two modes (each possibly split into a few disjuncts):
 
 * **T** fires when every condition is definitely true and emits a *yes* fact
   ``{"t": "c:<conclusion>", "k": "y", ...}``;
-* **P** fires when every condition may hold but one is not definitely true,
-  and emits a *maybe* fact (``"k": "m"``).
+* **P** fires when every condition may hold (is true or unknown) and emits a
+  *maybe* fact (``"k": "m"``).
 
 A conclusion is YES when a yes fact exists, UNKNOWN when only maybe facts
 exist and NO otherwise. Conditions are pushed into negation normal form over
@@ -158,6 +158,7 @@ class Atom:
     nodes: tuple[ex.Node, ...]
     table: str | None = None
     var: str | None = None
+    conditions: tuple[int, ...] = ()  # indices into Program.conditions
 
     @property
     def type(self) -> str:
@@ -201,6 +202,7 @@ class Program:
     shards: Mapping[str, tuple[str, ...]]  # base fact type -> the engine types a copy is asserted under
     row_columns: Mapping[str, tuple[str, ...]]  # table -> columns the engine reads from its rows
     order: tuple[Rule, ...]  # rules sorted by stratum
+    conditions: tuple[tuple[ex.Node, Any], ...] = attrs.field(default=(), eq=False, repr=False)
 
     @property
     def row_tables(self) -> tuple[str, ...]:
@@ -251,12 +253,9 @@ class _Compiler:
             t_form = _and(self.pol(u, T) for u in units)
             t_negated = set(self.negated_refs)
             self.negated_refs = set()
-            if rule.verdict == "unknown":  # sources conflict: at most unknown whenever the conditions may hold
-                p_form = _and(self.pol(u, P) for u in units)
-            else:  # unknown exactly: every condition possible, at least one not definitely true
-                p_form = _or(_and([self.pol(u, P), self.pol(u, N),
-                                   *(self.pol(w, P) for j, w in enumerate(units) if j != i)])
-                             for i, u in enumerate(units))
+            # possible: every condition true or unknown (also when all are true: a maybe fact beside
+            # the yes fact costs one firing, where "unknown exactly" would multiply the engine's joins)
+            p_form = _and(self.pol(u, P) for u in units)
             p_negated = set(self.negated_refs)
             negated = t_negated | p_negated
             deps[rule.id] = [(_instance(r), _instance(r) in negated)
@@ -272,11 +271,30 @@ class _Compiler:
         self.definitions["$begin"] = {"all": [{"m": {"$and": [{"t": "begin"}]}}]}
         self.definitions["$catch"] = {"all": [{"m": {"$ex": {"t": 1}}}, {"n": {"$and": [{"t": "never"}]}}]}
         order = tuple(sorted(self.rules, key=lambda r: strata[r.id]))
+        atoms, conditions = self.closures()
         return Program(
             book=self.book, rules=self.rules, strata=strata, max_stratum=max(strata.values(), default=0),
-            atoms=tuple(self.atoms.values()), definitions=self.definitions, actions=self.actions,
+            atoms=atoms, definitions=self.definitions, actions=self.actions,
             shards=self.copies(), row_columns={k: tuple(sorted(v)) for k, v in self.row_columns.items()},
-            order=order)
+            order=order, conditions=conditions)
+
+    def closures(self) -> tuple[tuple[Atom, ...], tuple[tuple[ex.Node, Any], ...]]:
+        """Each distinct condition compiled once to a closure; atoms refer to them by index."""
+        from ._closures import compile_truth
+
+        index: dict[tuple[str | None, str], int] = {}
+        conditions: list[tuple[ex.Node, Any]] = []
+        atoms = []
+        for atom in self.atoms.values():
+            ids = []
+            for node in atom.nodes:
+                key = (atom.var, ex.render(node))
+                if key not in index:
+                    index[key] = len(conditions)
+                    conditions.append((node, compile_truth(node, row_var=atom.var)))
+                ids.append(index[key])
+            atoms.append(attrs.evolve(atom, conditions=tuple(ids)))
+        return tuple(atoms), tuple(conditions)
 
     def units(self, conds: list[ex.Node]) -> list[Any]:
         """A rule's conditions as engine units: one atom for its fact conditions (one more for

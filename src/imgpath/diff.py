@@ -40,7 +40,8 @@ class Change:
 
     @property
     def rules(self) -> tuple[str, ...]:
-        """Rules responsible: those that fired on one side only (or gave different values)."""
+        """Rules responsible: those listed on one side only. A YES side lists the rules that derived it;
+        a NO side lists the candidate rules that failed."""
         return tuple(r for r in dict.fromkeys(self.rules_before + self.rules_after)
                      if (r in self.rules_before) != (r in self.rules_after)) or self.rules_after or self.rules_before
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import durable_rules_engine as _dre
+import orjson
 
 from . import expressions as ex
 from .compiler import EngineAction, Program, encode
@@ -69,37 +70,38 @@ def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
         table = program.book.tables[table_name]
         for key in ctx.rows(table_name):
             facts.append(_row_fact(table, key, columns))
-    env = ctx.env()
-    cache: dict[tuple[int, Any], ex.K] = {}
+    from ._closures import Frame
 
-    def truth(node: ex.Node, e: ex.Env, key: Any) -> ex.K:
-        slot = (id(node), key)
-        value = cache.get(slot)
-        if value is None:
-            value = cache[slot] = ex.truth(node, e)
-        return value
+    frame = Frame(ctx)
+    conditions = program.conditions
+    results: dict[tuple[int, Any], ex.K] = {}
+
+    def conjunction(atom: Any, key: Any) -> ex.K:
+        out = ex.K.T
+        for i in atom.conditions:
+            slot = (i, key)
+            value = results.get(slot)
+            if value is None:
+                value = results[slot] = conditions[i][1](frame)
+            if value is ex.K.F:
+                return ex.K.F
+            if value is ex.K.U:
+                out = ex.K.U
+        return out
 
     for atom in program.atoms:
         try:
             if atom.table is None:
-                facts.append(atom.fact(_conjunction(atom.nodes, env, None, truth)))
+                frame.vars = {}
+                facts.append(atom.fact(conjunction(atom, None)))
                 continue
             table = program.book.tables[atom.table]
             for key in ctx.rows(atom.table):
-                row_env = ctx.env({atom.var: RowRef(table, key)})
-                facts.append(atom.fact(_conjunction(atom.nodes, row_env, key, truth), key))
+                frame.vars = {atom.var: RowRef(table, key)}
+                facts.append(atom.fact(conjunction(atom, key), key))
         except ex.RuleError as err:
             raise EngineError(f"cannot compute {ex.render(atom.node)}: {err.problem}") from None
     return facts
-
-
-def _conjunction(nodes: tuple[ex.Node, ...], env: ex.Env, key: Any, truth: Any) -> ex.K:
-    out = ex.K.T
-    for node in nodes:
-        out = min(out, truth(node, env, key))
-        if out is ex.K.F:
-            break
-    return out
 
 
 def _row_fact(table: Any, key: Any, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -210,7 +212,7 @@ class _Session:
 
     def _run(self, batch: list[dict[str, Any]]) -> list[Firing]:
         try:
-            code, state = _dre.assert_facts(self.handle, json.dumps(batch))
+            code, state = _dre.assert_facts(self.handle, _dumps(batch))
         except _dre.error as err:
             # the session never started an action: deleting it can crash the process (engine-notes §2),
             # so abandon this compiled ruleset instead and let the next evaluation build a fresh one
@@ -259,15 +261,15 @@ class _Session:
 
     def _assert(self, fact: dict[str, Any]) -> None:
         for copy in self.expand(fact):
-            code, _ = _dre.assert_fact(self.handle, json.dumps(copy))
+            code, _ = _dre.assert_fact(self.handle, _dumps(copy))
             while code == _OBSERVED:
                 # a distinct fact rejected as a duplicate (32-bit hash collision, engine-notes §2):
                 # re-assert with a nonce field no rule reads, so the derivation is never dropped
                 copy = dict(copy, _n=next(self.nonce))
-                code, _ = _dre.assert_fact(self.handle, json.dumps(copy))
+                code, _ = _dre.assert_fact(self.handle, _dumps(copy))
 
     def _act(self, msgs: str) -> None:
-        (name, match), = json.loads(msgs).items()
+        (name, match), = orjson.loads(msgs).items()
         self.current_rule = name
         if name == "$begin":
             return
@@ -307,8 +309,13 @@ def _value(action: EngineAction, match: Mapping[str, Any]) -> Any:
     return match.get("row", {}).get(column, _ABSENT)
 
 
-def _fact_key(fact: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in fact.items() if k != "sid"}, sort_keys=True)
+def _fact_key(fact: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, v) for k, v in fact.items() if k != "sid"))
+
+
+def _dumps(value: Any) -> str:
+    """JSON for the engine (orjson: the largest Python-side cost of a run is encoding facts)."""
+    return orjson.dumps(value).decode()
 
 
 def _abandon(handle: int, state: int) -> None:

@@ -86,7 +86,7 @@ Key = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 class Evaluation:
-    """The result of evaluating one applicant on one date; see contract §1.
+    """The result of evaluating one applicant on one date (see docs/reference/api).
 
     Queries take the conclusion's name and its arguments as keywords:
     ``ev.verdict("licensable", state="TX")``.
@@ -106,11 +106,12 @@ class Evaluation:
             self._by_key[f.key].append(f)
         self._cache: dict[Key, Conclusion] = {}
         self._instances: list[Key] | None = None
+        self._only: frozenset[str] | None = None  # a goal-restricted evaluation (planning) answers only these
 
     # ------------------------------------------------------------------ queries
 
     def verdict(self, name: str, **args: Any) -> Verdict:
-        """YES, NO or UNKNOWN for a conclusion of contract §4."""
+        """YES, NO or UNKNOWN for a conclusion (docs/reference/conclusions.md lists them)."""
         return self.conclusion(name, **args).verdict
 
     def holds(self, name: str, **args: Any) -> bool:
@@ -118,7 +119,11 @@ class Evaluation:
         return self.verdict(name, **args) is Verdict.YES
 
     def value(self, name: str, **args: Any) -> Any:
-        """The value of a valued conclusion (a list for set conclusions), or None when unknown."""
+        """The value of a valued conclusion, or None when unknown.
+
+        A set conclusion (``j1_waiver_options``) gives the list of members known to apply, even
+        while its verdict is UNKNOWN because further members are still undecided.
+        """
         c = self.conclusion(name, **args)
         if c.kind == "set":
             return None if c.value is None else list(c.value)
@@ -155,6 +160,8 @@ class Evaluation:
 
     def _key(self, name: str, args: Mapping[str, Any]) -> Key:
         spec = self.book.conclusion(name)
+        if self._only is not None and name not in self._only:
+            raise ValueError(f"this evaluation was restricted to {sorted(self._only)[:5]}...; evaluate fully for {name}")
         if set(args) != set(spec.args):
             want = ", ".join(f"{a}=..." for a in sorted(spec.args)) or "no arguments"
             raise TypeError(f"{name} takes {want}; got {sorted(args) or 'none'}")
@@ -451,6 +458,7 @@ def evaluate(
     as_of: _dt.date | None = None,
     rulebook: Rulebook | None = None,
     engine: str = "durable",
+    _goals: Iterable[str] | None = None,
 ) -> Evaluation:
     """Evaluate one applicant on ``as_of`` (default: the document's ``as_of``, else today).
 
@@ -464,7 +472,7 @@ def evaluate(
         raise InvalidFacts("as_of", f"expected a datetime.date, got {as_of!r}")
     when = as_of or app.as_of or _dt.date.today()
     book = rulebook if rulebook is not None else _default_book()
-    program = book.program(when)
+    program = book.program(when, goals=_goals)
     ctx = Context(book, app, when)
     if engine == "durable":
         firings = _rulebase(program).run(ctx)
@@ -472,7 +480,10 @@ def evaluate(
         firings = reference.run(program, ctx)
     else:
         raise ValueError(f"engine must be 'durable' or 'reference', got {engine!r}")
-    return Evaluation(program, ctx, firings, engine)
+    ev = Evaluation(program, ctx, firings, engine)
+    if _goals is not None:
+        ev._only = book.cone(_goals)
+    return ev
 
 
 def _default_book() -> Rulebook:

@@ -219,6 +219,17 @@ class WhyNot:
                         out.update(dict.fromkeys(c.missing))
         return list(out)
 
+    @property
+    def missing_parameters(self) -> list[str]:
+        """Table figures (``states.NE.img_gme_years``) nobody sourced that an UNKNOWN rests on."""
+        out: dict[str, None] = {}
+        for check in self.checks:
+            if check.status == "unknown":
+                for c in check.conditions:
+                    if c.status == "unknown":
+                        out.update(dict.fromkeys(n for n, _, conf in c.params if conf == "missing"))
+        return list(out)
+
     def failed(self) -> list[tuple[str, Condition]]:
         """(rule id, condition) for every condition that fails on known facts."""
         return [(ch.rule.id, c) for ch in self.checks for c in ch.conditions if c.status == "fails"]
@@ -227,6 +238,7 @@ class WhyNot:
         return {"format": "imgpath.why_not/1", "conclusion": self.label, "verdict": self.verdict,
                 "as_of": self.as_of.isoformat(), "season": self.season,
                 "rules": [c.to_dict() for c in self.checks], "missing": self.missing,
+                "missing_parameters": self.missing_parameters,
                 **({"note": self.note} if self.note else {})}
 
     def __str__(self) -> str:
@@ -491,7 +503,7 @@ def why_not(ev: Evaluation, key: Key) -> WhyNot:
             checks.append(RuleCheck(rule, "not_in_force", (), row,
                                     f"in force from {rule.effective_from}{until}, not on {ev.as_of}"))
             continue
-        conds = tuple(judge.condition(n, t, rule, row) for n, t in zip(rule.when, rule.when_text, strict=True))
+        conds = tuple(judge.condition(n, t, rule, row) for n, t in _conditions(rule))
         statuses = {cd.status for cd in conds}
         status = "fails" if "fails" in statuses else ("unknown" if "unknown" in statuses else "holds")
         reason = ""
@@ -503,6 +515,15 @@ def why_not(ev: Evaluation, key: Key) -> WhyNot:
     if not checks and spec.never_yes:
         note = "no rule can conclude it: it is NO by definition"
     return WhyNot(_label(*key), c.verdict.value, checks, ev.as_of, ev.season, note)
+
+
+def _conditions(rule: Rule) -> list[tuple[ex.Node, str]]:
+    """A rule's conditions, plus the implicit one of a valued rule: its value must be known."""
+    out = list(zip(rule.when, rule.when_text, strict=True))
+    if rule.value is not None and not isinstance(rule.value, ex.Const):
+        node = ex.Func("present", (rule.value,))
+        out.append((node, ex.render(node)))
+    return out
 
 
 def _plain(v: Any) -> Any:

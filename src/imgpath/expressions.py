@@ -205,7 +205,7 @@ def parse(text: str) -> Node:
     if len(text) > 4000:
         raise RuleError("a condition may be at most 4000 characters", text=text[:80] + "...")
     try:
-        tree = ast.parse("(" + text.strip() + "\n)", mode="eval")  # parenthesised: conditions may span lines
+        tree = ast.parse(text.strip().replace("\n", " "), mode="eval")  # conditions may span lines
     except SyntaxError as err:
         raise RuleError(f"not a valid expression: {err.msg}", text=text) from None
     except (ValueError, RecursionError, MemoryError) as err:
@@ -310,7 +310,7 @@ class _Parser:
                 if len(vals) == 1:
                     return Const(_dt.date.fromisoformat(vals[0].value))  # type: ignore[union-attr,arg-type]
                 return Const(_dt.date(*(v.value for v in vals)))  # type: ignore[union-attr,misc]
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, OverflowError) as err:
                 raise self.fail(f"invalid date: {err}") from None
         if name in AGGREGATES:
             if n.keywords:
@@ -411,9 +411,10 @@ def render(node: Node) -> str:
         return " or ".join(_paren(a) for a in node.args)
     if isinstance(node, Cmp):
         op = "not in" if node.op == "notin" else node.op
-        return f"{render(node.left)} {op} {render(node.right)}"
+        return f"{_operand(node.left)} {op} {_operand(node.right)}"
     if isinstance(node, Arith):
-        return f"{render(node.left)} {node.op} {render(node.right)}"
+        right = _operand(node.right, Arith)
+        return f"{_operand(node.left)} {node.op} {right}"
     if isinstance(node, Func):
         return f"{node.name}(" + ", ".join(render(a) for a in node.args) + ")"
     if isinstance(node, Quant):
@@ -422,6 +423,13 @@ def render(node: Node) -> str:
         extra = "".join(", " + render(e) for e in node.extra)
         return f"{node.fn}({node.var} in {render(node.source)}, {render(node.pred)}{extra})"
     raise TypeError(node)
+
+
+def _operand(node: Node, also: type | None = None) -> str:
+    """An operand of a comparison or sum, parenthesised when it is itself an operator expression."""
+    text = render(node)
+    kinds: tuple[type, ...] = (And, Or, Not, Cmp) + ((also,) if also else ())
+    return f"({text})" if isinstance(node, kinds) else text
 
 
 def _paren(node: Node) -> str:
@@ -716,8 +724,7 @@ def _aggregate(node: Quant, env: Env) -> Any:
         if start is None:
             hi = math.inf
             continue
-        stop = env.as_of + _dt.timedelta(days=1) if end is None else min(
-            end + _dt.timedelta(days=1), env.as_of + _dt.timedelta(days=1))
+        stop = day_after(env.as_of) if end is None else min(day_after(end), day_after(env.as_of))
         if since is not None and start < since:
             start = since
         years = max(0, months_between(start, stop)) / 12
@@ -725,6 +732,11 @@ def _aggregate(node: Quant, env: Env) -> Any:
         if v is K.T:
             lo += years
     return Interval(round(lo, 6), hi if hi == math.inf else round(hi, 6))
+
+
+def day_after(d: _dt.date) -> _dt.date:
+    """The next day (the last representable date stays itself)."""
+    return d if d == _dt.date.max else d + _dt.timedelta(days=1)
 
 
 def months_between(a: _dt.date, b: _dt.date) -> int:
@@ -790,6 +802,6 @@ def _func(node: Func, env: Env) -> Any:
             return add_months(args[0], int(args[1]))
         if name == "add_days":
             return args[0] + _dt.timedelta(days=int(args[1]))
-    except (TypeError, AttributeError, OverflowError) as err:
+    except (TypeError, AttributeError, OverflowError, ValueError) as err:
         raise RuleError(f"{name}() got unsuitable arguments: {err}") from None
     raise RuleError(f"unknown function {name}()")  # pragma: no cover

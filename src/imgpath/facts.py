@@ -24,6 +24,7 @@ import difflib
 import functools
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,6 +59,7 @@ MAX_LIST = 500
 #: Longest string the schema accepts.
 MAX_STRING = 2000
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_COUNTRIES = frozenset(
     """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
     BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
@@ -384,7 +386,7 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({value!r})"
     if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
+        return f"a number ({_safe_repr(value)})"
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return repr(shown)
@@ -393,6 +395,15 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "a list"
     return f"a {type(value).__name__}"
+
+
+def _safe_repr(value: Any) -> str:
+    """repr() that survives integers too long to print (Python limits int-to-str conversion)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a number too long to print"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _structure(cls: type, data: Any, path: str) -> Any:
@@ -450,15 +461,15 @@ def _scalar(meta: dict[str, Any], value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidFacts(path, f"expected a number, got {_kind_of(value)}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidFacts(path, f"expected a finite number, got {value!r}")
+            raise InvalidFacts(path, f"expected a finite number, got {_safe_repr(value)}")
         if kind == "int":
             if isinstance(value, float):
                 if not value.is_integer():
-                    raise InvalidFacts(path, f"expected a whole number, got {value!r}")
+                    raise InvalidFacts(path, f"expected a whole number, got {_safe_repr(value)}")
                 value = int(value)
         lo, hi = meta["lo"], meta["hi"]
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise InvalidFacts(path, f"expected a value between {lo} and {hi}, got {value!r}")
+            raise InvalidFacts(path, f"expected a value between {lo} and {hi}, got {_safe_repr(value)}")
         return value
     if kind == "date":
         return _date(value, path)
@@ -508,7 +519,7 @@ def _date(value: Any, path: str) -> _dt.date:
         raise InvalidFacts(path, f"expected a date without a time, got {value.isoformat()!r}")
     if isinstance(value, _dt.date):
         return value
-    if isinstance(value, str) and len(value) == 10:
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return _dt.date.fromisoformat(value)
         except ValueError:
@@ -564,10 +575,11 @@ def load_applicant(path: str | Path) -> Applicant:
             data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         else:
             raise InvalidFacts("", "expected a .toml or .json file", file=name)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as err:
         if isinstance(err, InvalidFacts):
             raise
-        raise InvalidFacts("", f"not valid {suffix[1:].upper()}: {err}", file=name) from None
+        problem = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise InvalidFacts("", f"not valid {suffix[1:].upper()}: {problem}", file=name) from None
     return Applicant.from_dict(data, file=name)
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import expressions as ex
-from .errors import RuleError
+from .errors import InvalidFacts, RuleError
 from .expressions import add_months
 
 if TYPE_CHECKING:
@@ -222,6 +222,7 @@ def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _dept
                 continue
             candidates.append(action)
     candidates = _with_prerequisites(ev, candidates, depth)
+    candidates = _useful(ev, key, candidates)
     options = _search(ev, key, candidates)
     to_confirm: list[str] = []
     if current is Verdict.UNKNOWN:
@@ -264,6 +265,54 @@ def _params_of(key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in re.findall(r"\[(\w+)=([^\]]*)\]", key):
         out[k] = int(v) if v.isdigit() else v
+    return out
+
+
+def _condition_truths(ev: Evaluation, program: Any, doc: dict[str, Any]) -> list[Any]:
+    """The truth of every fact condition of ``program`` for a document (per row for row conditions)."""
+    from .context import Context, RowRef
+    from .facts import Applicant
+
+    ctx = Context(ev.book, Applicant.from_dict(doc), ev.as_of)
+    out: list[Any] = []
+    rows = {a.var: a.table for a in program.atoms if a.table}
+    for node, _ in program.conditions:
+        var = next((v for v in rows if any(isinstance(n, ex.Field) and n.root == v for n in ex.walk(node))), None)
+        parts = [node, *(n for n in ex.walk(node) if n is not node and isinstance(
+            n, (ex.And, ex.Or, ex.Not, ex.Cmp, ex.Quant)) and not (isinstance(n, ex.Quant) and n.fn not in ("any", "all")))]
+        # every boolean part, not only the whole condition: a step can make one conjunct true
+        # while the condition as a whole still waits for another step
+        bindings = [None] if var is None else [RowRef(ev.book.tables[rows[var]], k) for k in ctx.rows(rows[var])]
+        for binding in bindings:
+            env = ctx.env({var: binding} if binding is not None else None)
+            for part in parts:
+                try:
+                    out.append(ex.truth(part, env))
+                except (ex.RuleError, KeyError):
+                    out.append(None)
+    return out
+
+
+def _useful(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> list[_Action]:
+    """Only actions that, alone, make some condition the goal depends on truer can be part of a
+    smallest plan (conditions are monotone in the facts an action adds): drop the others."""
+    goal, args = key
+    goals = [goal, *{a.spec["requires"] for a in candidates if a.spec.get("requires")}]
+    program = ev.book.program(ev.as_of, goals=goals)
+    base = ev.applicant.to_dict()
+    before = _condition_truths(ev, program, base)
+    out = []
+    for a in candidates:
+        doc = _copy(base)
+        for u in a.units():
+            _apply(doc, u, ev)
+        try:
+            after = _condition_truths(ev, program, doc)
+        except InvalidFacts:
+            continue
+        if len(after) != len(before) or any(x is not None and y is not None and x > y
+                                            for x, y in zip(after, before, strict=True)):
+            out.append(a)
     return out
 
 
@@ -384,6 +433,7 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
             "states" in ev.book.tables else base.get("interest")
     found: list[tuple[_Action, ...]] = []
     evaluations = 0
+    goals = [goal, *{a.spec["requires"] for a in candidates if a.spec.get("requires")}]
     for size in range(1, MAX_STEPS + 1):
         if found and size > len(found[0]) + 1:
             break
@@ -399,8 +449,8 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
                 _apply(doc, a, ev)
             evaluations += 1
             try:
-                after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
-            except Exception:  # noqa: BLE001 - a patch the schema rejects is simply not a plan
+                after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine, _goals=goals)
+            except InvalidFacts:  # a patch the schema rejects is simply not a plan
                 continue
             if after.verdict(goal, **dict(args)) is not Verdict.YES:
                 continue
@@ -439,7 +489,8 @@ def _requirements_hold(combo: tuple[_Action, ...], base: dict[str, Any], ev: Eva
         for other in combo:
             if other is not a:
                 _apply(doc, other, ev)
-        if evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine).verdict(needs) is not Verdict.YES:
+        if evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine,
+                    _goals=[needs]).verdict(needs) is not Verdict.YES:
             return False
     return True
 

@@ -3,8 +3,8 @@
 It is the oracle the durable-rules path is tested against. Strata are taken
 in order; within one, every rule is evaluated for every binding with
 Kleene's three-valued logic until nothing changes. A rule that is true fires
-in mode T, one that is unknown in mode P — exactly the firings the Rete path
-records.
+in modes T and P, one that is unknown in mode P only — exactly the firings the
+Rete path records.
 """
 
 from __future__ import annotations
@@ -81,6 +81,6 @@ def run(program: Program, ctx: Context) -> list[Firing]:
     for (rule_id, row), (k, (name, args), value) in results.items():
         if k is ex.K.T:
             firings.append(Firing(rule_id, "T", name, args, value, row))
-        elif k is ex.K.U:
+        if k is not ex.K.F:
             firings.append(Firing(rule_id, "P", name, args, value, row))
     return firings

@@ -351,11 +351,32 @@ class Rulebook:
                             raise RuleError(f"table {table.name} row {key} column {col}: unknown source {sid!r}",
                                             file=table.file)
 
-    def program(self, as_of: _dt.date) -> Any:
-        """The compiled program for the rules in force on ``as_of`` (cached per set of rules)."""
+    def cone(self, goals: Iterable[str]) -> frozenset[str]:
+        """The conclusions ``goals`` depend on, transitively (themselves included)."""
+        seen: set[str] = set()
+        todo = list(goals)
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for rule in self._by_conclusion.get(name, ()):
+                for node in rule.when:
+                    todo.extend(ex.conclusion_refs(node))
+        return frozenset(seen)
+
+    def program(self, as_of: _dt.date, goals: Iterable[str] | None = None) -> Any:
+        """The compiled program for the rules in force on ``as_of`` (cached per set of rules).
+
+        With ``goals``, only the rules those conclusions depend on (planning re-evaluates a
+        goal many times; other conclusions of such a program are not evaluated).
+        """
         from .compiler import compile_program
 
         rules = self.in_force(as_of)
+        if goals is not None:
+            cone = self.cone(goals)
+            rules = tuple(r for r in rules if r.conclusion in cone)
         key = frozenset(r.id for r in rules)
         prog = self._programs.get(key)
         if prog is None:

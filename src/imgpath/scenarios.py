@@ -45,7 +45,7 @@ class Expectation:
     conclusion: str
     verdict: str | None = None
     args: dict[str, Any] = attrs.field(factory=dict)
-    value: Any = attrs.field(default=None)  # _UNSET when the scenario does not check the value
+    value: Any = attrs.field(default=None)  # load_scenario sets _UNSET when the file does not check the value
     confidence: str | None = None
     rules: tuple[str, ...] = ()
     note: str = ""

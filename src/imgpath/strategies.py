@@ -2,6 +2,7 @@
 
 For property tests of imgpath itself and of tools built on it::
 
+    import imgpath
     from hypothesis import given
     from imgpath import strategies as ips
 
@@ -296,10 +297,10 @@ def facts_for(conclusion: str, *, base: st.SearchStrategy[Applicant] | None = No
               **args: Any) -> st.SearchStrategy[Applicant]:
     """Applicants for whom ``conclusion`` (with ``args``) is YES, found by steering generation.
 
-    Generation is steered with :func:`hypothesis.target` toward documents whose
-    plan for the goal is shortest, then filtered to those where it holds, so
-    rare conclusions (an H-1B with Step 3, a certificate still valid) are
-    reached without hand-written fixtures.
+    Generation is steered with :func:`hypothesis.target` toward the verdict
+    (YES scores 2, UNKNOWN 1, NO 0), then filtered to those where it holds, so
+    rare conclusions are reached without hand-written fixtures. A ``state``
+    argument is added to the generated ``interest.states``.
     """
     from hypothesis import assume, target
 
@@ -308,6 +309,10 @@ def facts_for(conclusion: str, *, base: st.SearchStrategy[Applicant] | None = No
     @st.composite
     def _steered(draw: st.DrawFn) -> Applicant:
         doc = draw(base if base is not None else applicants())
+        state = args.get("state")
+        if state is not None and doc.interest is not None and doc.interest.states is not None \
+                and state not in doc.interest.states:
+            doc = doc.evolve(interest={"states": [*doc.interest.states, state]})
         ev = evaluate(doc, as_of=doc.as_of)
         verdict = ev.verdict(conclusion, **args)
         target({"yes": 2.0, "unknown": 1.0, "no": 0.0}[verdict.value], label=f"facts_for:{conclusion}")
