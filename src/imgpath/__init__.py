@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .diff import Diff, diff
+from typing import TYPE_CHECKING
+
+from .diff import Diff, diff  # eager: a lazily imported submodule named diff would shadow the function
 from .errors import EngineError, ImgpathError, InvalidFacts, RuleError
 from .evaluation import Conclusion, Evaluation, Verdict, evaluate, evaluate_many
 from .facts import Applicant, load_applicant
-from .plan import calendar
 from .rulebook import Rulebook, load_rulebook, rulebook
+
+if TYPE_CHECKING:
+    from .plan import calendar
 
 __version__ = "0.1.0"
 
@@ -59,6 +63,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(".strategies", __name__)
     if name in ("to_frame", "evaluate_frame"):  # pandas is optional (the `pandas` extra)
         return getattr(importlib.import_module(".frame", __name__), name)
+    if name == "calendar":
+        return importlib.import_module(".plan", __name__).calendar
     raise AttributeError(f"module 'imgpath' has no attribute {name!r}")
 
 

@@ -541,11 +541,13 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
-_CONVERTER = _make_converter()
+@functools.cache
+def _converter() -> cattrs.Converter:
+    return _make_converter()  # built on first use: it costs more to build than most runs need
 
 
 def _unstructure(obj: Any) -> dict[str, Any]:
-    return _CONVERTER.unstructure(obj)  # type: ignore[no-any-return]
+    return _converter().unstructure(obj)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- loading

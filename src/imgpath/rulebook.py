@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import functools
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -240,6 +241,8 @@ class Rulebook:
             self._by_conclusion.setdefault(r.conclusion, []).append(r)
         self._check()
         self._programs: dict[frozenset[str], Any] = {}
+        self._by_date: dict[tuple[_dt.date, frozenset[str] | None], Any] = {}
+        self._cones: dict[frozenset[str], frozenset[str]] = {}
 
     # ------------------------------------------------------------------ access
 
@@ -277,6 +280,12 @@ class Rulebook:
         except KeyError:
             hint = difflib.get_close_matches(name, list(self.conclusions), n=1)
             raise KeyError(f"no conclusion {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")) from None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_programs"] = {}  # compiled programs hold closures and engine handles: rebuilt on demand
+        state["_by_date"] = {}
+        return state
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -353,6 +362,13 @@ class Rulebook:
 
     def cone(self, goals: Iterable[str]) -> frozenset[str]:
         """The conclusions ``goals`` depend on, transitively (themselves included)."""
+        key = frozenset(goals)
+        cached = self._cones.get(key)
+        if cached is None:
+            cached = self._cones[key] = self._cone(key)
+        return cached
+
+    def _cone(self, goals: Iterable[str]) -> frozenset[str]:
         seen: set[str] = set()
         todo = list(goals)
         while todo:
@@ -373,6 +389,10 @@ class Rulebook:
         """
         from .compiler import compile_program
 
+        fast = (as_of, None if goals is None else frozenset(goals))
+        prog = self._by_date.get(fast)
+        if prog is not None:
+            return prog
         rules = self.in_force(as_of)
         if goals is not None:
             cone = self.cone(goals)
@@ -382,6 +402,9 @@ class Rulebook:
         if prog is None:
             prog = compile_program(self, rules)
             self._programs[key] = prog
+        if len(self._by_date) > 4096:  # a bounded cache: many dates share a few programs
+            self._by_date.clear()
+        self._by_date[fast] = prog
         return prog
 
     def lint(self) -> list[LintIssue]:
@@ -573,19 +596,71 @@ def rules_dir() -> Path:
 
 @functools.cache
 def rulebook() -> Rulebook:
-    """The default rulebook, loaded once per process.
+    """The default rulebook, loaded once per process (and cached on disk between processes).
 
     >>> rulebook() is rulebook()
     True
     """
-    return load_rulebook(rules_dir())
+    return load_rulebook(rules_dir(), cache=True)
 
 
-def load_rulebook(path: str | Path) -> Rulebook:
-    """Load and check a rules folder (``*.toml`` rule files, ``sources.toml``, ``conclusions.toml``, ``data/``)."""
+def _cache_file(root: Path) -> Path | None:
+    """Where a parsed rulebook is cached: keyed by the content of every rules file and by imgpath's source."""
+    import hashlib
+    import os
+
+    base = os.environ.get("IMGPATH_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "imgpath")
+    digest = hashlib.sha256()
+    for f in sorted(root.rglob("*.toml")):
+        if "scenarios" in f.parts:
+            continue
+        digest.update(str(f.relative_to(root)).encode())
+        digest.update(f.read_bytes())
+    here = Path(__file__).resolve().parent
+    for module in ("rulebook.py", "expressions.py", "facts.py"):
+        digest.update((here / module).read_bytes())
+    return Path(base) / f"rulebook-{digest.hexdigest()[:24]}.pickle"
+
+
+def load_rulebook(path: str | Path, *, cache: bool = False) -> Rulebook:
+    """Load and check a rules folder (``*.toml`` rule files, ``sources.toml``, ``conclusions.toml``, ``data/``).
+
+    With ``cache``, a parsed copy is kept on disk (``$IMGPATH_CACHE_DIR``, else
+    ``~/.cache/imgpath``) keyed by the files' content, so later processes start faster; a
+    cache that cannot be read or written is ignored.
+    """
+    import pickle
+
     root = Path(path)
     if not root.is_dir():
         raise RuleError(f"{root} is not a folder of rules")
+    target = None
+    if cache:
+        try:
+            target = _cache_file(root)
+            if target is not None and target.exists():
+                with target.open("rb") as fh:
+                    book = pickle.load(fh)
+                if isinstance(book, Rulebook):
+                    book.path = root
+                    return book
+        except Exception:  # noqa: BLE001 - a stale or unreadable cache is rebuilt, never trusted
+            target = target if target is not None else None
+    book = _load(root)
+    if target is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(book, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+        except Exception:  # noqa: BLE001 - no cache then: correctness never depends on it
+            pass
+    return book
+
+
+def _load(root: Path) -> Rulebook:
     sources = _load_sources(root / "sources.toml")
     conclusions = _load_conclusions(root / "conclusions.toml")
     tables: dict[str, Table] = {}
