@@ -122,11 +122,6 @@ class TestParseAccepts:
         assert parse("a\n  and b\n  and c") == parse("a and b and c")
         assert parse("any(e in exams,\n    e.exam == 'step1')") == parse("any(e in exams, e.exam == 'step1')")
 
-    @pytest.mark.xfail(strict=True, reason="BUG: parse() now joins lines with text.replace('\\n', ' ') before "
-                                           "ast.parse, so a comment on an early line swallows the rest: "
-                                           "parse('a  # first\\n and b') returns Field('a') (the 'and b' is "
-                                           "silently dropped; 'a and  # note\\n b' becomes a syntax error), and a "
-                                           "newline inside a triple-quoted literal becomes a space")
     @pytest.mark.parametrize(("text", "same_as"), [
         ("a  # first line\n and b", "a and b"),
         ("a and  # note\n  b", "a and b"),

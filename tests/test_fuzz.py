@@ -14,8 +14,7 @@ tests/conftest.py; none hard-codes a larger one):
 
 Bugs these fuzzers found are pinned by explicit tests (tests/test_facts.py, tests/test_expressions.py
 and the end of TestDocuments); while one is open (``xfail(strict=True)``) the generators avoid
-re-finding it, so the remaining tests keep guarding everything else. Open now: an unsupported
-``schema`` value is formatted with repr(), so no gigantic integer or deep nesting is put there.
+re-finding it, so the remaining tests keep guarding everything else. None is open now.
 """
 
 from __future__ import annotations
@@ -218,13 +217,12 @@ def mutated_documents(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[tuple
                                                 "2023-00-01", "2023-01-32", "0000-12-31", "10000-01-01"]))
         elif op == "null":
             parent[key] = None
-        elif op == "gigantic-int" and path != ("schema",):  # schema: open bug, see the module docstring
+        elif op == "gigantic-int":
             parent[key] = draw(st.sampled_from([10**5000, -10**5000, 10**4300]))
         elif op == "mixed-list":
             parent[key] = draw(st.lists(st.one_of(leaves, st.just(current)), min_size=2, max_size=6))
         elif op == "big":
-            kinds = BIG_KINDS if path != ("schema",) else [k for k in BIG_KINDS if not k.startswith("deep")]
-            deferred_big.append((path, draw(st.sampled_from(kinds))))  # deep 'schema': known bug, test_facts
+            deferred_big.append((path, draw(st.sampled_from(BIG_KINDS))))
     return doc, deferred_big
 
 

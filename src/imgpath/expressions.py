@@ -28,8 +28,10 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import enum
+import io
 import keyword
 import math
+import tokenize
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -198,6 +200,30 @@ NEGATED_CMP = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<
 FLIPPED_CMP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
+def _wrap_lines(text: str) -> str:
+    """Parenthesise ``text`` so a condition may span lines, with comments on any line.
+
+    The closing parenthesis sits on its own line so a trailing comment cannot hide it; brackets
+    in ``text`` must balance on their own (``a) or (b`` is not a condition).
+    """
+    if not text.strip() or all(not line.strip() or line.strip().startswith("#") for line in text.splitlines()):
+        raise SyntaxError("empty condition")
+    wrapped = "(" + text.strip() + "\n)"
+    depth = 0
+    tokens = list(tokenize.generate_tokens(io.StringIO(wrapped).readline))
+    closing = [t for t in tokens if t.type == tokenize.OP and t.string in ")]}"][-1]
+    for tok in tokens:
+        if tok.type != tokenize.OP:
+            continue
+        if tok.string in "([{":
+            depth += 1
+        elif tok.string in ")]}":
+            depth -= 1
+            if depth <= 0 and tok is not closing:
+                raise SyntaxError("unmatched closing bracket")
+    return wrapped
+
+
 def parse(text: str) -> Node:
     """Parse one condition; raises :class:`RuleError` quoting the text on anything outside the language."""
     if not isinstance(text, str):
@@ -205,9 +231,12 @@ def parse(text: str) -> Node:
     if len(text) > 4000:
         raise RuleError("a condition may be at most 4000 characters", text=text[:80] + "...")
     try:
-        tree = ast.parse(text.strip().replace("\n", " "), mode="eval")  # conditions may span lines
+        tree = ast.parse(_wrap_lines(text), mode="eval")
     except SyntaxError as err:
         raise RuleError(f"not a valid expression: {err.msg}", text=text) from None
+    except tokenize.TokenError as err:
+        problem = "brackets do not balance" if "statement" in str(err.args[0]) else err.args[0]
+        raise RuleError(f"not a valid expression: {problem}", text=text) from None
     except (ValueError, RecursionError, MemoryError) as err:
         raise RuleError(f"not a valid expression: {type(err).__name__}", text=text) from None
     try:

@@ -311,7 +311,7 @@ class Applicant:
         body = dict(data)
         schema = body.pop("schema", 1)
         if schema != 1 or isinstance(schema, bool):
-            raise InvalidFacts("schema", f"this imgpath reads schema 1, got {schema!r}", file=file)
+            raise InvalidFacts("schema", f"this imgpath reads schema 1, got {_safe_repr(schema)}", file=file)
         try:
             return _structure(cls, body, "")
         except InvalidFacts as err:
@@ -403,6 +403,8 @@ def _safe_repr(value: Any) -> str:
         text = repr(value)
     except ValueError:
         return "a number too long to print"
+    except RecursionError:
+        return "a value nested too deeply to print"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
