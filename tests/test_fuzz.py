@@ -151,6 +151,8 @@ def retype(value: Any) -> Any:
     """The same information in a wrong type: '2023-01-05' as a datetime, 3 as '3' or 3.5, true as 1, ..."""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, int) and value.bit_length() > 64:
+        return [value]  # a gigantic integer has no string or float form
     if isinstance(value, int):
         return [str(value), value + 0.5, float("nan"), bool(value % 2)][value % 4]
     if isinstance(value, float):

@@ -98,7 +98,7 @@ class Lit:
 
 @attrs.frozen
 class RefLit:
-    """A join on conclusion facts: ``kind`` y (yes facts) or * (any); ``neg`` for no such fact."""
+    """A join on conclusion facts: ``kind`` y (yes facts) or m (maybe facts); ``neg`` for no such fact."""
 
     name: str
     kind: str
@@ -383,7 +383,11 @@ class _Compiler:
         negated = pol in (F, N)
         if negated:
             self.negated_refs.add(_instance(node))
-        kind = "y" if pol in (T, N) else "*"  # yes facts for T and N; any fact (yes or maybe) for P and F
+        # yes facts for T and N; maybe facts for P and F: every instance with a yes fact also gets a
+        # maybe fact (a rule's P form holds whenever its T form does), so "some fact of X" is "a maybe
+        # fact of X" -- one join per instance, where matching either kind would fire P rules once per
+        # combination of yes and maybe facts upstream
+        kind = "y" if pol in (T, N) else "m"
         if vals is None:
             return RefLit(node.name, kind, negated, tuple(args))
         lits = [RefLit(node.name, kind, negated, tuple(args), encode(v), True) for v in vals]
@@ -467,7 +471,7 @@ class _Compiler:
             tests = sorted(_dedupe(by_alias[alias]), key=_is_join)
             patterns.append({_alias(alias): {"$and": [{"t": alias}, *tests]}})
         for i, lit in enumerate(sorted(refs, key=lambda r: (r.neg, r.name, r.kind, repr(r.value)))):
-            tests: list[Any] = [{"t": f"c:{lit.name}"}] + ([{"k": lit.kind}] if lit.kind != "*" else [])
+            tests: list[Any] = [{"t": f"c:{lit.name}"}, {"k": lit.kind}]
             for arg, (src, v) in lit.args:
                 if src == "const":
                     tests.append({f"a_{arg}": v})
@@ -562,22 +566,17 @@ def _head(rule: Rule) -> tuple[str, Any]:
 
 
 def _normalise_refs(refs: list[RefLit]) -> list[RefLit]:
-    """The engine never binds one fact to two patterns of a rule, negated ones included: so "some
-    fact of X and no yes fact of X" must read "a maybe fact of X and no yes fact", and a join that
-    another join on the same instance implies is dropped."""
+    """Drop a join that another join on the same instance implies (a yes fact implies the maybe
+    fact) and duplicate joins: the engine never binds one fact to two patterns of a rule."""
     def inst(r: RefLit) -> tuple[Any, ...]:
         return (r.name, r.args, r.has_value, r.value)
 
-    negated_yes = {inst(r) for r in refs if r.neg and r.kind == "y"}
     positive_yes = {inst(r) for r in refs if not r.neg and r.kind == "y"}
     out: list[RefLit] = []
     seen: set[tuple[Any, ...]] = set()
     for r in refs:
-        if not r.neg and r.kind == "*":
-            if inst(r) in positive_yes:
-                continue  # a yes fact is also "some fact"
-            if inst(r) in negated_yes:
-                r = attrs.evolve(r, kind="m")
+        if not r.neg and r.kind == "m" and inst(r) in positive_yes:
+            continue  # a yes fact comes with a maybe fact
         key = (*inst(r), r.kind, r.neg)
         if key not in seen:
             seen.add(key)
