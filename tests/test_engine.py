@@ -72,22 +72,28 @@ class TestLifecycle:
 
 
 class TestErrors:
-    def test_action_exception_surfaces_with_rule_id(self, program: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one rule fired by the Rete (it reads conclusions), one leaf rule fired by the driver
+    @pytest.mark.parametrize("rule_id", ["ecfmg.requirements.all_met", "ecfmg.exams.step1_step2ck"])
+    def test_action_exception_surfaces_with_rule_id(self, program: object, monkeypatch: pytest.MonkeyPatch,
+                                                    rule_id: str) -> None:
         """An exception inside an action becomes EngineError naming the rule; the next evaluation works."""
+        leaves = {leaf.rule_id for leaf in program.leaves}  # type: ignore[attr-defined]
+        assert (rule_id in leaves) == (rule_id == "ecfmg.exams.step1_step2ck")
         ctx = Context(imgpath.rulebook(), imgpath.Applicant.from_dict(DOC), AS_OF)
         with RuleBase(program) as rb:
             good = sorted(map(repr, rb.run(ctx)))
+            assert any(f.rule_id == rule_id for f in rb.run(ctx))
             original = engine_mod._value
 
             def boom(action: object, match: object) -> object:
-                if action.rule_id == "ecfmg.exams.step1_step2ck":  # type: ignore[attr-defined]
+                if action.rule_id == rule_id:  # type: ignore[attr-defined]
                     raise ZeroDivisionError("boom")
                 return original(action, match)  # type: ignore[arg-type]
 
             monkeypatch.setattr(engine_mod, "_value", boom)
             with pytest.raises(EngineError) as info:
                 rb.run(ctx)
-            assert info.value.rule_id == "ecfmg.exams.step1_step2ck"
+            assert info.value.rule_id == rule_id
             assert "boom" in str(info.value)
             monkeypatch.setattr(engine_mod, "_value", original)
             assert sorted(map(repr, rb.run(ctx))) == good

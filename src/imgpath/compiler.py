@@ -177,6 +177,22 @@ class Atom:
 
 
 @attrs.frozen
+class Leaf:
+    """A rule that reads no conclusion: its T and P forms are its atoms' truth, nothing to join.
+
+    The driver fires it from the atom values it has just computed (per row for a ``for`` rule)
+    and asserts the conclusion facts other rules read, saving the engine a fact, a match and an
+    action round trip per firing; every rule that reads a conclusion runs in the Rete.
+    """
+
+    rule_id: str
+    atoms: tuple[int, ...]  # indices into Program.atoms: the applicant atom and/or the row atom
+    table: str | None
+    t_action: EngineAction | None
+    p_action: EngineAction
+
+
+@attrs.frozen
 class EngineAction:
     """What an engine rule emits: the source rule, T or P, and where args and value come from."""
 
@@ -203,6 +219,29 @@ class Program:
     row_columns: Mapping[str, tuple[str, ...]]  # table -> columns the engine reads from its rows
     order: tuple[Rule, ...]  # rules sorted by stratum
     conditions: tuple[tuple[ex.Node, Any], ...] = attrs.field(default=(), eq=False, repr=False)
+    leaves: tuple[Leaf, ...] = ()  # rules that read no conclusion: fired by the driver, not the Rete
+    #: base fact type some engine pattern tests -> None (any such fact may match) or, per pattern,
+    #: the values each constant-tested property must hold: a fact no pattern can match (an atom
+    #: read only as true, a status no rule compares with) stays out of the Rete
+    reads: Mapping[str, tuple[tuple[tuple[str, frozenset[Any]], ...], ...] | None] = attrs.field(factory=dict)
+
+    _read_memo: dict[tuple[Any, ...], bool] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def read(self, fact: Mapping[str, Any]) -> bool:
+        """Whether some engine pattern can match ``fact`` (else it need not be asserted)."""
+        key = tuple(fact.items())  # facts of one type are built with their properties in one order
+        known = self._read_memo.get(key)
+        if known is None:
+            known = self._read_memo[key] = self._read(fact)
+        return known
+
+    def _read(self, fact: Mapping[str, Any]) -> bool:
+        patterns = self.reads.get(fact["t"], False)
+        if patterns is None:
+            return True
+        if patterns is False:
+            return False
+        return any(all(fact.get(k, _MISSING) in ok for k, ok in p) for p in patterns)  # type: ignore[union-attr]
 
     @property
     def row_tables(self) -> tuple[str, ...]:
@@ -215,13 +254,24 @@ class Program:
 # --------------------------------------------------------------------------- compiler
 
 
-def compile_program(book: Rulebook, rules: Sequence[Rule]) -> Program:
-    """Compile the given rules (those in force on some date) of ``book``."""
-    return _Compiler(book, rules).build()
+#: Fire rules that read no conclusion in the driver rather than the Rete (see :class:`Leaf`);
+#: measured by ``python -m imgpath.bench`` against the all-Rete program.
+PREFIRE_LEAVES = True
+
+
+def compile_program(book: Rulebook, rules: Sequence[Rule], *, prefire: bool | None = None) -> Program:
+    """Compile the given rules (those in force on some date) of ``book``.
+
+    ``prefire`` (default :data:`PREFIRE_LEAVES`) fires rules that read no conclusion outside the
+    Rete; ``False`` puts every rule in the engine (same firings, for measurement).
+    """
+    return _Compiler(book, rules, PREFIRE_LEAVES if prefire is None else prefire).build()
 
 
 class _Compiler:
-    def __init__(self, book: Rulebook, rules: Sequence[Rule]) -> None:
+    def __init__(self, book: Rulebook, rules: Sequence[Rule], prefire: bool = True) -> None:
+        self.prefire = prefire
+        self.leaves: list[Leaf] = []
         self.book = book
         self.rules = tuple(rules)
         self.atoms: dict[str, Atom] = {}
@@ -240,6 +290,7 @@ class _Compiler:
 
     def build(self) -> Program:
         formulas: list[tuple[Rule, Any, Any, bool, bool]] = []
+        leaf_units: dict[str, list[Atom]] = {}
         deps: dict[str, list[tuple[tuple[str, Any], bool]]] = {}
         for rule in self.rules:
             self.rule = rule
@@ -249,6 +300,8 @@ class _Compiler:
             if rule.value is not None and not isinstance(rule.value, ex.Const):
                 conds.append(ex.Func("present", (rule.value,)))
             units = self.units(conds)
+            if self.prefire and all(isinstance(u, Atom) for u in units):
+                leaf_units[rule.id] = units
             self.negated_refs = set()
             t_form = _and(self.pol(u, T) for u in units)
             t_negated = set(self.negated_refs)
@@ -264,6 +317,11 @@ class _Compiler:
         strata = self.stratify(deps)
         for rule, t_form, p_form, t_gated, p_gated in formulas:
             self.rule = rule
+            if rule.id in leaf_units:
+                self.leaves.append(Leaf(
+                    rule.id, tuple(int(a.id) for a in leaf_units[rule.id]), rule.for_table,
+                    self.action(rule, T) if rule.verdict == "yes" else None, self.action(rule, P)))
+                continue
             if rule.verdict == "yes":
                 self.emit(rule, T, t_form, strata[rule.id] if t_gated else 0)
             self.emit(rule, P, p_form, strata[rule.id] if p_gated else 0)
@@ -276,7 +334,7 @@ class _Compiler:
             book=self.book, rules=self.rules, strata=strata, max_stratum=max(strata.values(), default=0),
             atoms=atoms, definitions=self.definitions, actions=self.actions,
             shards=self.copies(), row_columns={k: tuple(sorted(v)) for k, v in self.row_columns.items()},
-            order=order, conditions=conditions)
+            order=order, conditions=conditions, leaves=tuple(self.leaves), reads=self.reads())
 
     def closures(self) -> tuple[tuple[Atom, ...], tuple[tuple[ex.Node, Any], ...]]:
         """Each distinct condition compiled once to a closure; atoms refer to them by index."""
@@ -427,6 +485,14 @@ class _Compiler:
         if len(disjuncts) > MAX_DISJUNCTS:
             raise self.fail(f"the {mode} form of this rule expands to {len(disjuncts)} engine rules (limit "
                             f"{MAX_DISJUNCTS}); split it into several rules")
+        action = self.action(rule, mode)
+        for i, conj in enumerate(disjuncts):
+            name = f"{rule.id}#{mode}{i}"
+            self.definitions[name] = self.engine_rule(rule, conj, gate)
+            self.actions[name] = action
+
+    def action(self, rule: Rule, mode: str) -> EngineAction:
+        """What a firing of ``rule`` in ``mode`` emits (and the row columns it reads)."""
         value: Any = None
         if rule.value is not None:
             if isinstance(rule.value, ex.Const):
@@ -449,11 +515,7 @@ class _Compiler:
                 args.append((k, ("row", "key" if col == table.key else col)))
             else:
                 raise self.fail("'then.args' must be literals or columns of the 'for' row", v)
-        action = EngineAction(rule.id, mode, rule.conclusion, tuple(args), value, rule.verdict)
-        for i, conj in enumerate(disjuncts):
-            name = f"{rule.id}#{mode}{i}"
-            self.definitions[name] = self.engine_rule(rule, conj, gate)
-            self.actions[name] = action
+        return EngineAction(rule.id, mode, rule.conclusion, tuple(args), value, rule.verdict)
 
     def engine_rule(self, rule: Rule, conj: Sequence[Any], gate: int) -> dict[str, Any]:
         by_alias: dict[str, list[Any]] = defaultdict(list)
@@ -489,8 +551,8 @@ class _Compiler:
 
     # ------------------------------------------------------------------ limits
 
-    def copies(self) -> dict[str, tuple[str, ...]]:
-        """Base fact type -> every engine type patterns use for it (shards ``#k``)."""
+    def types(self) -> dict[str, set[str]]:
+        """Base fact type -> the engine types patterns test for it (itself, or shards ``#k``)."""
         types: dict[str, set[str]] = defaultdict(set)
         for definition in self.definitions.values():
             for pattern in definition["all"]:
@@ -499,7 +561,28 @@ class _Compiler:
                 if tests and isinstance(tests[0], dict) and isinstance(tests[0].get("t"), str):
                     typ = tests[0]["t"]
                     types[typ.split("#")[0]].add(typ)
-        return {base: tuple(sorted(ts)) for base, ts in types.items() if ts != {base}}
+        return types
+
+    def reads(self) -> dict[str, Any]:
+        """Base fact type -> the property values some pattern accepts (see :attr:`Program.reads`)."""
+        found: dict[str, set[Any] | None] = {}
+        for definition in self.definitions.values():
+            for pattern in definition["all"]:
+                (_, cond), = pattern.items()
+                tests = cond.get("$and", []) if isinstance(cond, dict) else []
+                if not (tests and isinstance(tests[0], dict) and isinstance(tests[0].get("t"), str)):
+                    continue
+                base = tests[0]["t"].split("#")[0]
+                accepted = _accepted(tests[1:])
+                if not accepted:
+                    found[base] = None
+                elif base not in found or found[base] is not None:
+                    found.setdefault(base, set()).add(accepted)  # type: ignore[union-attr]
+        return {base: None if sel is None else tuple(sorted(sel, key=repr)) for base, sel in found.items()}
+
+    def copies(self) -> dict[str, tuple[str, ...]]:
+        """Base fact type -> every engine type patterns use for it, where sharded."""
+        return {base: tuple(sorted(ts)) for base, ts in self.types().items() if ts != {base}}
 
     def shard(self) -> None:
         """Spread the patterns of over-full fact types over copies (``c:img#1``...) of those facts.
@@ -535,6 +618,28 @@ class _Compiler:
                     tests = cond.get("$and", [])
                     if tests and tests[0].get("t") == typ:
                         tests[0] = {"t": assignment[json.dumps(tests[1:], sort_keys=True)]}
+
+
+_MISSING = object()
+_DOMAINS = {"v": (0, 1, 2), "k": ("y", "m")}  # atom truth; conclusion kind
+_RANGE = {"$gte": lambda x, b: x >= b, "$lte": lambda x, b: x <= b, "$gt": lambda x, b: x > b,
+          "$lt": lambda x, b: x < b, "$neq": lambda x, b: x != b}
+
+
+def _accepted(tests: list[Any]) -> tuple[tuple[str, frozenset[Any]], ...]:
+    """Per property a pattern tests against a constant, the values it accepts (joins accept anything)."""
+    ok: dict[str, set[Any]] = {}
+    for t in tests:
+        if not isinstance(t, dict) or len(t) != 1:
+            continue
+        (op, arg), = t.items()
+        if not op.startswith("$") and not isinstance(arg, dict) and not isinstance(arg, list):
+            ok[op] = ok.get(op, {arg}) & {arg}
+        elif op in _RANGE and isinstance(arg, dict) and len(arg) == 1:
+            (field, bound), = arg.items()
+            if field in _DOMAINS and not isinstance(bound, dict):
+                ok[field] = {x for x in ok.get(field, set(_DOMAINS[field])) if _RANGE[op](x, bound)}
+    return tuple(sorted((k, frozenset(v)) for k, v in ok.items()))
 
 
 def _weight(signatures: list[list[Any]]) -> int:

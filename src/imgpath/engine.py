@@ -59,17 +59,26 @@ class Firing:
 
 
 def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
-    """Every fact one evaluation asserts before the rules run (without shard copies).
+    """Every fact one evaluation asserts before the rules run (without shard copies)."""
+    return prepare(program, ctx)[0]
 
-    The context, the parameter rows in scope (their key and the columns rules read), and one
-    truth fact per atom (per row for atoms that read a row). A condition shared by several
-    atoms is evaluated once.
+
+def prepare(program: Program, ctx: Context) -> tuple[list[dict[str, Any]], list[Firing]]:
+    """The facts one evaluation asserts before the rules run, and the firings of the leaf rules.
+
+    Facts: the context, the parameter rows in scope (their key and the columns rules read), one
+    truth fact per atom some engine rule reads (per row for atoms that read a row), and the
+    conclusions of leaf rules (:class:`~imgpath.compiler.Leaf`) that engine rules read. A
+    condition shared by several atoms is evaluated once.
     """
+    read = program.read
     facts: list[dict[str, Any]] = [{"t": "begin"}, {"t": "ctx", "as_of": encode(ctx.as_of), "season": ctx.season}]
+    row_facts: dict[str, dict[Any, dict[str, Any]]] = {}
     for table_name, columns in program.row_columns.items():
         table = program.book.tables[table_name]
-        for key in ctx.rows(table_name):
-            facts.append(_row_fact(table, key, columns))
+        rows = row_facts[table_name] = {key: _row_fact(table, key, columns) for key in ctx.rows(table_name)}
+        if f"r:{table_name}" in program.reads:
+            facts.extend(rows.values())
     from ._closures import Frame
 
     frame = Frame(ctx)
@@ -89,19 +98,55 @@ def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
                 out = ex.K.U
         return out
 
+    values: list[Any] = []  # per atom: its truth, or {row key: truth}
     for atom in program.atoms:
         try:
             if atom.table is None:
                 frame.vars = {}
-                facts.append(atom.fact(conjunction(atom, None)))
+                v = conjunction(atom, None)
+                values.append(v)
+                fact = atom.fact(v)
+                if read(fact):
+                    facts.append(fact)
                 continue
             table = program.book.tables[atom.table]
+            by_key = {}
             for key in ctx.rows(atom.table):
                 frame.vars = {atom.var: RowRef(table, key)}
-                facts.append(atom.fact(conjunction(atom, key), key))
+                by_key[key] = v = conjunction(atom, key)
+                fact = atom.fact(v, key)
+                if read(fact):
+                    facts.append(fact)
+            values.append(by_key)
         except ex.RuleError as err:
             raise EngineError(f"cannot compute {ex.render(atom.node)}: {err.problem}") from None
-    return facts
+    firings: list[Firing] = []
+    for leaf in program.leaves:
+        try:
+            app = [values[i] for i in leaf.atoms if not isinstance(values[i], dict)]
+            truth = min(app, default=ex.K.T)
+            if leaf.table is None:
+                _fire(leaf, truth, None, firings, facts, read)
+                continue
+            by_row = [values[i] for i in leaf.atoms if isinstance(values[i], dict)]
+            for key, row in row_facts[leaf.table].items():
+                _fire(leaf, min([truth, *(b[key] for b in by_row)]), row, firings, facts, read)
+        except Exception as err:  # noqa: BLE001 - surfaced with the rule id, never swallowed
+            raise EngineError(f"{type(err).__name__}: {err}", rule_id=leaf.rule_id) from err
+    return facts, firings
+
+
+def _fire(leaf: Any, truth: ex.K, row: dict[str, Any] | None, firings: list[Firing],
+          facts: list[dict[str, Any]], read: Any) -> None:
+    """Record a leaf rule's firings for one truth value (and row), asserting facts some rule reads."""
+    for action, fires in ((leaf.t_action, truth is ex.K.T), (leaf.p_action, truth is not ex.K.F)):
+        if not fires or action is None:
+            continue
+        match = {} if row is None else {"row": row}
+        fact, firing = _conclude(action, match)
+        firings.append(firing)
+        if read(fact):
+            facts.append(fact)
 
 
 def _row_fact(table: Any, key: Any, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -161,25 +206,25 @@ class RuleBase:
         self._finalizer = weakref.finalize(self, _dre.delete_ruleset, self._handle)
         self._broken = False
 
-    def run(self, ctx: Context, facts: list[dict[str, Any]] | None = None) -> list[Firing]:
-        """Evaluate one applicant: every firing, in engine order."""
+    def run(self, ctx: Context) -> list[Firing]:
+        """Evaluate one applicant: every firing (leaf rules first, then in engine order)."""
         if self._broken:
             self._rebuild()
         if self.closed:
             raise EngineError("this RuleBase is closed; build a new one")
-        if facts is None:
-            facts = base_facts(self.program, ctx)
+        facts, fired = prepare(self.program, ctx)
         with self._lock:
-            return _Session(self, facts).run()
+            return _Session(self, facts, fired).run()
 
 
 class _Session:
-    def __init__(self, rb: RuleBase, facts: list[dict[str, Any]]) -> None:
+    def __init__(self, rb: RuleBase, facts: list[dict[str, Any]], fired: list[Firing]) -> None:
         self.rb = rb
         self.handle = rb._handle
         self.program = rb.program
         self.sid = str(next(rb._sids))
         self.facts = facts
+        self.fired = fired
         self.seen: set[str] = set()
         self.firings: list[Firing] = []
         self.nonce = itertools.count(1)
@@ -196,8 +241,12 @@ class _Session:
         for attempt in range(4):
             batch: list[dict[str, Any]] = []
             self.seen = set()
+            self.firings = list(self.fired)
             for i, fact in enumerate(self.facts):
-                self.seen.add(_fact_key(fact))
+                key = _fact_key(fact)
+                if key in self.seen:  # two leaf rules concluding the same instance
+                    continue
+                self.seen.add(key)
                 if attempt:
                     fact = dict(fact, _n=f"{attempt}.{i}")
                 batch.extend(self.expand(fact))
@@ -207,7 +256,6 @@ class _Session:
                 # a base fact was rejected as already seen (32-bit identity hash, engine-notes §2):
                 # start a fresh session whose facts carry nonces no rule reads
                 self.sid = str(next(self.rb._sids))
-                self.firings = []
         raise EngineError("the engine kept rejecting distinct base facts as duplicates")  # pragma: no cover
 
     def _run(self, batch: list[dict[str, Any]]) -> list[Firing]:
@@ -276,21 +324,28 @@ class _Session:
         action = self.program.actions.get(name)
         if action is None:
             raise EngineError(f"the engine fired an unknown rule {name!r}")
-        row = match.get("row")
-        args = tuple((k, row[src[1]] if src[0] == "row" else src[1]) for k, src in action.args)
-        value = _value(action, match)
-        fact: dict[str, Any] = {"t": f"c:{action.conclusion}", "k": "y" if action.mode == "T" else "m"}
-        for k, v in args:
-            fact[f"a_{k}"] = v
-        if value is not _ABSENT:
-            fact["v"] = value
-        self.firings.append(Firing(action.rule_id, action.mode, action.conclusion, args,
-                                   None if value is _ABSENT else value,
-                                   None if row is None else row.get("key"), match))
-        key = _fact_key(fact)
-        if key not in self.seen:
-            self.seen.add(key)
-            self._assert(fact)
+        fact, firing = _conclude(action, match)
+        self.firings.append(firing)
+        if self.program.read(fact):  # a conclusion no engine pattern can match stays out of the Rete
+            key = _fact_key(fact)
+            if key not in self.seen:
+                self.seen.add(key)
+                self._assert(fact)
+
+
+def _conclude(action: EngineAction, match: Mapping[str, Any]) -> tuple[dict[str, Any], Firing]:
+    """The conclusion fact and the firing record for one firing of ``action`` on ``match``."""
+    row = match.get("row")
+    args = tuple((k, row[src[1]] if src[0] == "row" else src[1]) for k, src in action.args)  # type: ignore[index]
+    value = _value(action, match)
+    fact: dict[str, Any] = {"t": f"c:{action.conclusion}", "k": "y" if action.mode == "T" else "m"}
+    for k, v in args:
+        fact[f"a_{k}"] = v
+    if value is not _ABSENT:
+        fact["v"] = value
+    firing = Firing(action.rule_id, action.mode, action.conclusion, args, None if value is _ABSENT else value,
+                    None if row is None else row.get("key"), match)
+    return fact, firing
 
 
 _ABSENT = object()
