@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,9 @@ class _Builder:
             inner = self.truth(node.arg)
             return lambda fr: ex.K(2 - inner(fr))
         if isinstance(node, ex.Cmp) and ex.valued_ref_test(node) is None:
+            fast = self.const_compare(node)
+            if fast is not None:
+                return fast
             left, right, op = self.value(node.left), self.value(node.right), node.op
             compare = ex.compare
             return lambda fr: compare(op, left(fr), right(fr))
@@ -99,6 +103,38 @@ class _Builder:
             val = self.value(node)
             return lambda fr: ex.as_truth(val(fr))
         return self.fallback_truth(node)
+
+    def const_compare(self, node: ex.Cmp) -> Fn | None:
+        """``x op constant`` with a fast path when ``x`` has the constant's exact type (str, int, date).
+
+        Anything else (unknown, none, intervals, booleans, other types) takes ``ex.compare``, so
+        the semantics are the same; most conditions compare a fact with a literal.
+        """
+        if not isinstance(node.right, ex.Const):
+            return None
+        c, op, compare = node.right.value, node.op, ex.compare
+        left = self.value(node.left)
+        if op in ("in", "notin") and isinstance(c, tuple) and c and all(type(x) is str for x in c):
+            members = frozenset(c)
+            hit, miss = (_T, _F) if op == "in" else (_F, _T)
+
+            def f_in(fr: Frame) -> ex.K:
+                a = left(fr)
+                if type(a) is str:
+                    return hit if a in members else miss
+                return compare(op, a, c)
+            return f_in
+        ctype = type(c)
+        if ctype not in (str, int, _dt.date) or op not in _FAST_OPS:
+            return None
+        fn = _FAST_OPS[op]
+
+        def f_cmp(fr: Frame) -> ex.K:
+            a = left(fr)
+            if type(a) is ctype:
+                return _T if fn(a, c) else _F
+            return compare(op, a, c)
+        return f_cmp
 
     def quant_truth(self, node: ex.Quant) -> Fn:
         source = self.value(node.source)
@@ -240,6 +276,8 @@ class _Builder:
 
 
 _MISSING = object()
+_FAST_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def _restore(fr: Frame, var: str, saved: Any) -> None:

@@ -105,7 +105,7 @@ class Const(Node):
     value: Any
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Field(Node):
     """``root.path...``: root is a section (``school``), ``as_of``, a table row or a quantifier variable."""
 
