@@ -96,9 +96,14 @@ class Step:
 
 @attrs.frozen
 class Option:
-    """One way to reach the goal: steps in the order to take them."""
+    """One way to reach the goal: steps in the order to take them.
+
+    ``document`` is the applicant document with every step applied (a what-if on which the goal
+    is YES on the plan's date); it is not part of ``to_dict()``.
+    """
 
     steps: tuple[Step, ...]
+    document: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"steps": [s.to_dict() for s in self.steps]}
@@ -535,7 +540,7 @@ def _option(ev: Evaluation, key: tuple[str, Any], combo: tuple[_Action, ...], ba
                           event.date if event else None, event.title if event else "",
                           event.estimated if event else False, tuple(a.spec.get("sources", ())),
                           a.text("assumption")))
-    return Option(tuple(_order(steps)))
+    return Option(tuple(_order(steps)), doc)
 
 
 def _order(steps: list[Step]) -> list[Step]:

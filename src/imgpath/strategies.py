@@ -29,6 +29,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from .errors import InvalidFacts
 from .facts import Applicant
 
 __all__ = [
@@ -297,10 +298,13 @@ def facts_for(conclusion: str, *, base: st.SearchStrategy[Applicant] | None = No
               **args: Any) -> st.SearchStrategy[Applicant]:
     """Applicants for whom ``conclusion`` (with ``args``) is YES, found by steering generation.
 
-    Generation is steered with :func:`hypothesis.target` toward the verdict
-    (YES scores 2, UNKNOWN 1, NO 0), then filtered to those where it holds, so
-    rare conclusions are reached without hand-written fixtures. A ``state``
-    argument is added to the generated ``interest.states``.
+    A drawn applicant for whom it is not YES is moved along one of the options
+    :func:`imgpath.next_steps` finds (its steps applied to the document: exams passed, a
+    certificate issued, training added), so conclusions that random documents rarely reach
+    (a license in a given state, an alternative route) are still generated; generation is also
+    steered with :func:`hypothesis.target` (YES scores 2, UNKNOWN 1, NO 0) and filtered to YES.
+    A ``state`` argument is added to the generated ``interest.states``. Each draw may run a
+    planning search, so expect tens of milliseconds per example.
     """
     from hypothesis import assume, target
 
@@ -314,9 +318,20 @@ def facts_for(conclusion: str, *, base: st.SearchStrategy[Applicant] | None = No
                 and state not in doc.interest.states:
             doc = doc.evolve(interest={"states": [*doc.interest.states, state]})
         ev = evaluate(doc, as_of=doc.as_of)
-        verdict = ev.verdict(conclusion, **args)
-        target({"yes": 2.0, "unknown": 1.0, "no": 0.0}[verdict.value], label=f"facts_for:{conclusion}")
-        assume(verdict.value == "yes")
+        verdict = ev.verdict(conclusion, **args).value
+        if verdict != "yes" and draw(st.booleans(), label="follow a plan"):
+            options = ev.next_steps(conclusion, **args).options
+            if options:
+                chosen = options[draw(st.integers(0, len(options) - 1), label="option")]
+                try:
+                    moved = Applicant.from_dict(chosen.document)
+                except InvalidFacts:  # pragma: no cover - plans only apply schema-valid patches
+                    moved = None
+                if moved is not None:
+                    doc = moved
+                    verdict = evaluate(doc, as_of=doc.as_of).verdict(conclusion, **args).value
+        target({"yes": 2.0, "unknown": 1.0, "no": 0.0}[verdict], label=f"facts_for:{conclusion}")
+        assume(verdict == "yes")
         return doc
 
     return _steered()
