@@ -35,6 +35,7 @@ correlation with a missing property raises error 311. Engine limits
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import itertools
 import json
 import math
@@ -225,7 +226,7 @@ class Program:
     #: read only as true, a status no rule compares with) stays out of the Rete
     reads: Mapping[str, tuple[tuple[tuple[str, frozenset[Any]], ...], ...] | None] = attrs.field(factory=dict)
 
-    _read_memo: dict[tuple[Any, ...], bool] = attrs.field(factory=dict, eq=False, repr=False)
+    _read_memo: dict[tuple[Any, ...], bool] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def read(self, fact: Mapping[str, Any]) -> bool:
         """Whether some engine pattern can match ``fact`` (else it need not be asserted)."""
@@ -254,18 +255,16 @@ class Program:
 # --------------------------------------------------------------------------- compiler
 
 
-#: Fire rules that read no conclusion in the driver rather than the Rete (see :class:`Leaf`);
-#: measured by ``python -m imgpath.bench`` against the all-Rete program.
-PREFIRE_LEAVES = True
-
-
-def compile_program(book: Rulebook, rules: Sequence[Rule], *, prefire: bool | None = None) -> Program:
+def compile_program(book: Rulebook, rules: Sequence[Rule], *, prefire: bool = True,
+                    filter_facts: bool = True) -> Program:
     """Compile the given rules (those in force on some date) of ``book``.
 
-    ``prefire`` (default :data:`PREFIRE_LEAVES`) fires rules that read no conclusion outside the
-    Rete; ``False`` puts every rule in the engine (same firings, for measurement).
+    ``prefire`` fires rules that read no conclusion in the driver (:class:`Leaf`);
+    ``filter_facts`` asserts only facts some pattern can match (:attr:`Program.reads`). Both
+    change no firing; ``python -m imgpath.bench`` measures each against turning it off.
     """
-    return _Compiler(book, rules, PREFIRE_LEAVES if prefire is None else prefire).build()
+    program = _Compiler(book, rules, prefire).build()
+    return program if filter_facts else attrs.evolve(program, reads=_ReadEverything(program.reads))
 
 
 class _Compiler:
@@ -346,7 +345,7 @@ class _Compiler:
         for atom in self.atoms.values():
             ids = []
             for node in atom.nodes:
-                key = (atom.var, ex.render(node))
+                key = (atom.var, _render(node))
                 if key not in index:
                     index[key] = len(conditions)
                     conditions.append((node, compile_truth(node, row_var=atom.var)))
@@ -455,7 +454,7 @@ class _Compiler:
 
     def computable(self, node: ex.Node) -> bool:
         """True when a condition reads only facts, as_of, the season and the 'for' row (no conclusions)."""
-        return not any(isinstance(n, ex.Ref) for n in ex.walk(node))
+        return _computable(node)
 
     def reads_row(self, node: ex.Node) -> bool:
         r = self.rule
@@ -465,7 +464,7 @@ class _Compiler:
     def atom(self, nodes: tuple[ex.Node, ...], reads_row: bool) -> Atom:
         table = self.rule.for_table if reads_row else None  # type: ignore[union-attr]
         key = f"{table or ''}:{self.rule.for_var if table else ''}:" + " && ".join(  # type: ignore[union-attr]
-            ex.render(n) for n in nodes)
+            _render(n) for n in nodes)
         atom = self.atoms.get(key)
         if atom is None:
             atom = Atom(str(len(self.atoms)), nodes, table, self.rule.for_var if table else None)  # type: ignore[union-attr]
@@ -618,6 +617,25 @@ class _Compiler:
                     tests = cond.get("$and", [])
                     if tests and tests[0].get("t") == typ:
                         tests[0] = {"t": assignment[json.dumps(tests[1:], sort_keys=True)]}
+
+
+@functools.cache
+def _render(node: ex.Node) -> str:
+    """``ex.render``, once per node (rule nodes are immutable and hash once; compiling renders each often)."""
+    return ex.render(node)
+
+
+@functools.cache
+def _computable(node: ex.Node) -> bool:
+    """A condition reads no conclusion: Python computes it (an atom)."""
+    return not any(isinstance(n, ex.Ref) for n in ex.walk(node))
+
+
+class _ReadEverything(dict):  # type: ignore[type-arg]
+    """``Program.reads`` that accepts every fact (the unfiltered baseline the benchmark measures)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return None
 
 
 _MISSING = object()

@@ -95,12 +95,12 @@ class Interval:
 # --------------------------------------------------------------------------- AST
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Node:
     """Base class of condition nodes; ``text`` keeps the source for messages."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Const(Node):
     value: Any
 
@@ -117,7 +117,7 @@ class Field(Node):
         return ".".join((self.root, *self.path))
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Ref(Node):
     """A reference to a conclusion, with keyword arguments (``licensable(state=state.code)``)."""
 
@@ -125,35 +125,35 @@ class Ref(Node):
     args: tuple[tuple[str, Node], ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Not(Node):
     arg: Node
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class And(Node):
     args: tuple[Node, ...]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Or(Node):
     args: tuple[Node, ...]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Cmp(Node):
     op: str  # == != < <= > >= in notin
     left: Node
     right: Node
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Func(Node):
     name: str
     args: tuple[Node, ...]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Quant(Node):
     """``fn(var in source, pred, *extra)``: any, all, count, sum_years, sum_years_since, earliest, latest."""
 
@@ -164,7 +164,7 @@ class Quant(Node):
     extra: tuple[Node, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Arith(Node):
     op: str  # + -
     left: Node
