@@ -139,6 +139,38 @@ class TestLint:
         issues = load_rulebook(book_with(tmp_path, rules)).lint()
         assert any(i.code == "confidence-above-sources" for i in issues)
 
+    def test_planning_data_names_real_conclusions(self, tmp_path: Path) -> None:
+        """Planning data (data/actions.toml) naming an unknown conclusion, goal or advice value is an error."""
+        book_with(tmp_path, GOOD, conclusions=MINI_CONCLUSIONS + '[advice]\nkind = "set"\nvalues = ["a", "b"]\n'
+                  'description = "v"\n')
+        (tmp_path / "r.toml").write_text(textwrap.dedent(GOOD) + textwrap.dedent('''
+            [[rule]]
+            id = "a.advice"
+            title = "t"
+            when = ["img"]
+            then = { conclusion = "advice", value = "a" }
+            sources = ["src-a"]
+            confidence = "primary"
+            digest = ["R1.1"]
+            '''))
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "actions.toml").write_text(textwrap.dedent('''
+            [actions.x]
+            action = "do x"
+            requires = "imgg"
+            [advice]
+            conclusion = "advice"
+            goals = ["img", "othr"]
+            [advice.text]
+            a = "fine"
+            c = "not a value"
+            '''))
+        errors = [i.message for i in load_rulebook(tmp_path).lint() if i.level == "error"]
+        assert any("actions.x.requires" in m and "'img'" in m for m in errors)
+        assert any("advice.goals" in m and "'othr'" in m for m in errors)
+        assert any("advice.text.c" in m for m in errors)
+        assert not any("advice.text.a" in m or "'img', which" in m for m in errors)
+
 
 def test_rules_dir_is_the_checkout_or_the_package() -> None:
     """The rules folder is found both in a checkout and in an installed wheel."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import RuleError
 
@@ -88,6 +88,8 @@ def lint_rulebook(book: Rulebook) -> list[LintIssue]:
             add("warning", "unused-internal", f"internal conclusion {name} is read by no rule",
                 "rules/conclusions.toml")
 
+    _lint_planning(book, add)
+
     # engine limits, on every set of rules in force on some date
     windows = [_dt.date(1999, 1, 1), *book.change_dates()]
     compiled: set[frozenset[str]] = set()
@@ -107,6 +109,39 @@ def lint_rulebook(book: Rulebook) -> list[LintIssue]:
                 f"{day}); simplify the rules testing them")
     issues.sort(key=lambda i: (i.level != "error", i.code, i.file, i.rule_id))
     return issues
+
+
+def _lint_planning(book: Rulebook, add: Any) -> None:
+    """rules/data/actions.toml: goals, advice and the conclusions actions require name real things."""
+    from .rulebook import _hint as _suggest
+
+    spec = book.extras.get("actions", {})
+    file = "rules/data/actions.toml"
+    names = set(book.conclusions)
+
+    def known(name: Any, where: str) -> None:
+        if name not in names:
+            add("error", "unknown-conclusion", f"{where} names {name!r}, which is not a conclusion"
+                + _suggest(str(name), names), file)
+
+    for aid, action in (spec.get("actions") or {}).items():
+        for key in ("requires",):
+            if action.get(key):
+                known(action[key], f"actions.{aid}.{key}")
+        for source in action.get("sources", ()):
+            if source not in book.sources:
+                add("error", "unknown-source", f"actions.{aid} cites unknown source {source!r}", file)
+    advice = spec.get("advice")
+    if advice:
+        known(advice.get("conclusion"), "advice.conclusion")
+        for goal in advice.get("goals", ()):
+            known(goal, "advice.goals")
+        target = book.conclusions.get(advice.get("conclusion", ""))
+        values = set(getattr(target, "values", ()) or ())
+        for kind in advice.get("text", {}):
+            if values and kind not in values:
+                add("error", "unknown-value", f"advice.text.{kind} is not a value of {advice['conclusion']}"
+                    + _suggest(kind, values), file)
 
 
 def _refs(rule: object) -> set[str]:

@@ -109,11 +109,30 @@ class Option:
         return {"steps": [s.to_dict() for s in self.steps]}
 
 
+@attrs.frozen
+class Advice:
+    """Advice listed beside a plan: a member of ``application_advice`` that holds, with its sources.
+
+    Never a step: no rule requires it, and its rules rest on secondary sources.
+    """
+
+    kind: str
+    text: str
+    rules: tuple[str, ...]
+    sources: tuple[str, ...]
+    confidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text, "rules": list(self.rules), "sources": list(self.sources),
+                "confidence": self.confidence}
+
+
 class Plan:
     """``next_steps`` for a goal: options (smallest first), or why the goal cannot be reached."""
 
     def __init__(self, goal: str, goal_label: str, verdict: str, options: list[Option], as_of: _dt.date,
-                 season: int, blocked: str = "", to_confirm: Iterable[str] = ()) -> None:
+                 season: int, blocked: str = "", to_confirm: Iterable[str] = (),
+                 advice: Iterable[Advice] = ()) -> None:
         self.goal = goal
         self.goal_label = goal_label
         self.verdict = verdict
@@ -122,6 +141,7 @@ class Plan:
         self.season = season
         self.blocked = blocked
         self.to_confirm = list(to_confirm)
+        self.advice = list(advice)
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -138,7 +158,7 @@ class Plan:
         return {"format": "imgpath.plan/1", "goal": self.goal_label, "verdict": self.verdict,
                 "as_of": self.as_of.isoformat(), "season": self.season,
                 "options": [o.to_dict() for o in self.options], "blocked": self.blocked or None,
-                "to_confirm": self.to_confirm}
+                "to_confirm": self.to_confirm, "advice": [a.to_dict() for a in self.advice]}
 
     def __str__(self) -> str:
         lines = [f"next steps toward {self.goal_label} (now {self.verdict.upper()}; as of {self.as_of}, "
@@ -162,6 +182,9 @@ class Plan:
                     lines.append(f"       assumes: {s.assumption}")
         if self.to_confirm:
             lines.append("  facts to confirm (missing): " + ", ".join(self.to_confirm))
+        if self.advice:
+            lines.append("  to strengthen the application (program-specific; secondary sources):")
+            lines.extend(f"    - {a.text}" for a in self.advice)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -205,8 +228,9 @@ def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _dept
     key = ev._key(goal, args)
     label = ev._conclude(key).label
     current = ev.verdict(goal, **args)
+    advice = _advice(ev, goal)
     if current is Verdict.YES:
-        return Plan(goal, label, current.value, [], ev.as_of, ev.season)
+        return Plan(goal, label, current.value, [], ev.as_of, ev.season, advice=advice)
     catalog = ev.book.extras.get("actions", {}).get("actions", {})
     if not catalog:
         raise RuleError("rules/data/actions.toml has no [actions]; planning needs it")
@@ -236,7 +260,24 @@ def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _dept
     if not options:
         reason = "; ".join(dict.fromkeys(blocked)) or (
             f"no combination of up to {MAX_STEPS} actions makes it YES; see why_not({goal!r})")
-    return Plan(goal, label, current.value, options, ev.as_of, ev.season, reason, to_confirm)
+    return Plan(goal, label, current.value, options, ev.as_of, ev.season, reason, to_confirm, advice)
+
+
+def _advice(ev: Evaluation, goal: str) -> list[Advice]:
+    """The advice ``rules/data/actions.toml [advice]`` lists beside plans toward ``goal``."""
+    spec = ev.book.extras.get("actions", {}).get("advice")
+    if not spec or goal not in spec.get("goals", ()) or spec.get("conclusion") not in ev.book.conclusions:
+        return []
+    name = spec["conclusion"]
+    out = []
+    for kind in ev.value(name) or ():
+        firings = [f for f in ev.firings if f.conclusion == name and f.mode == "T" and f.value == kind]
+        rules = tuple(dict.fromkeys(f.rule_id for f in firings))
+        sources = tuple(dict.fromkeys(s for r in rules for s in ev.book.rule(r).sources))
+        levels = [ev.book.rule(r).confidence for r in rules]
+        weakest = max(levels, key=["primary", "secondary", "unconfirmed"].index, default="secondary")
+        out.append(Advice(kind, spec.get("text", {}).get(kind, kind), rules, sources, weakest))
+    return out
 
 
 def _with_prerequisites(ev: Evaluation, candidates: list[_Action], depth: int) -> list[_Action]:

@@ -120,7 +120,13 @@ def plan_html(plan: Plan) -> str:
             f"</span></li>" for s in option.steps)
         options.append(f"<details {'open' if i == 1 else ''}><summary>option {i}: {len(option.steps)} step(s)"
                        f"</summary><ol>{steps}</ol></details>")
-    return _wrap(head + "".join(options))
+    advice = ""
+    if plan.advice:
+        items = "".join(f"<li>{_e(a.text)} <span class='c'>{_e(a.confidence)} · {_e(', '.join(a.rules))}</span></li>"
+                        for a in plan.advice)
+        advice = ("<details><summary>to strengthen the application (program-specific; secondary sources)"
+                  f"</summary><ul>{items}</ul></details>")
+    return _wrap(head + "".join(options) + advice)
 
 
 def rulebook_html(book: Rulebook) -> str:
