@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
@@ -574,7 +574,7 @@ class TestAnyAll:
 
 
 class TestSumYears:
-    acgme = dict(country="US", accreditor="ACGME", kind="residency")
+    acgme: ClassVar[dict[str, str]] = {"country": "US", "accreditor": "ACGME", "kind": "residency"}
 
     def test_three_year_residency(self) -> None:
         """2023-07-01..2026-06-30 counts as 36 months (3 years), end day included."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidFacts
-from .facts import Applicant, fields_by_key
+from .facts import Applicant, bounded_repr, fields_by_key
 
 __all__ = ["flatten", "parallel_evaluate", "read_cohort", "result_row", "unflatten"]
 
@@ -123,12 +123,12 @@ def _typed(meta: Mapping[str, Any], text: str, column: str) -> Any:
             return True
         if text.lower() in ("false", "no", "0"):
             return False
-        raise InvalidFacts(column, f"expected true or false, got {text!r}")
+        raise InvalidFacts(column, f"expected true or false, got {bounded_repr(text)}")
     if kind in ("int", "number"):
         try:
             return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
         except ValueError:
-            raise InvalidFacts(column, f"expected a number, got {text!r}") from None
+            raise InvalidFacts(column, f"expected a number, got {bounded_repr(text)}") from None
     if kind in ("countries", "strings", "states"):
         return [t.strip() for t in text.split(";") if t.strip()]
     if kind == "note" and text.lower() == "false":

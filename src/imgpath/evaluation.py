@@ -26,7 +26,7 @@ from .compiler import Program, encode
 from .context import Context
 from .engine import Firing, RuleBase
 from .errors import InvalidFacts
-from .facts import Applicant
+from .facts import Applicant, bounded_repr
 from .rulebook import Rule, Rulebook, Source, rulebook, weakest
 
 __all__ = ["Conclusion", "Evaluation", "Verdict", "evaluate", "evaluate_many"]
@@ -469,7 +469,7 @@ def evaluate(
 
     app = _as_applicant(applicant)
     if as_of is not None and (not isinstance(as_of, _dt.date) or isinstance(as_of, _dt.datetime)):
-        raise InvalidFacts("as_of", f"expected a datetime.date, got {as_of!r}")
+        raise InvalidFacts("as_of", f"expected a datetime.date, got {bounded_repr(as_of)}")
     when = as_of or app.as_of or _dt.date.today()
     book = rulebook if rulebook is not None else _default_book()
     program = book.program(when, goals=_goals)

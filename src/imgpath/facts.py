@@ -312,7 +312,7 @@ class Applicant:
         body = dict(data)
         schema = body.pop("schema", 1)
         if schema != 1 or isinstance(schema, bool):
-            raise InvalidFacts("schema", f"this imgpath reads schema 1, got {_safe_repr(schema)}", file=file)
+            raise InvalidFacts("schema", f"this imgpath reads schema 1, got {bounded_repr(schema)}", file=file)
         try:
             return _structure(cls, body, "")
         except InvalidFacts as err:
@@ -377,7 +377,9 @@ def _field(cls: type, key: str, path: str) -> attrs.Attribute:  # type: ignore[t
     if key not in known:
         hint = difflib.get_close_matches(key, list(known), n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(known))}"
-        raise InvalidFacts(path, f"unknown key {key!r}{suggestion}")
+        if len(key) > 60:  # an absurd key is quoted cut short, in the path too
+            path = path[: len(path) - len(key)] + key[:57] + "..."
+        raise InvalidFacts(path, f"unknown key {bounded_repr(key)}{suggestion}")
     return known[key]
 
 
@@ -387,7 +389,7 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({value!r})"
     if isinstance(value, (int, float)):
-        return f"a number ({_safe_repr(value)})"
+        return f"a number ({bounded_repr(value)})"
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return repr(shown)
@@ -398,8 +400,11 @@ def _kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _safe_repr(value: Any) -> str:
-    """repr() that survives integers too long to print (Python limits int-to-str conversion)."""
+def bounded_repr(value: Any) -> str:
+    """repr() cut to 60 characters that survives integers too long to print and values nested too deeply.
+
+    Error messages quote user input through this, so a hostile document never yields a huge message.
+    """
     try:
         text = repr(value)
     except ValueError:
@@ -464,15 +469,15 @@ def _scalar(meta: dict[str, Any], value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidFacts(path, f"expected a number, got {_kind_of(value)}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidFacts(path, f"expected a finite number, got {_safe_repr(value)}")
+            raise InvalidFacts(path, f"expected a finite number, got {bounded_repr(value)}")
         if kind == "int":
             if isinstance(value, float):
                 if not value.is_integer():
-                    raise InvalidFacts(path, f"expected a whole number, got {_safe_repr(value)}")
+                    raise InvalidFacts(path, f"expected a whole number, got {bounded_repr(value)}")
                 value = int(value)
         lo, hi = meta["lo"], meta["hi"]
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise InvalidFacts(path, f"expected a value between {lo} and {hi}, got {_safe_repr(value)}")
+            raise InvalidFacts(path, f"expected a value between {lo} and {hi}, got {bounded_repr(value)}")
         return value
     if kind == "date":
         return _date(value, path)
