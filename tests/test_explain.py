@@ -91,3 +91,52 @@ def test_removing_a_premise_fact_breaks_the_conclusion(doc: imgpath.Applicant) -
                 # field with a documented meaning, like no graduation date, reads as a different fact)
                 assert (fact.path, fact.value) not in {(f.path, f.value) for f in after.why(name).facts()
                                                        if f.status == "known"}
+
+
+def test_unknown_names_unsourced_figures() -> None:
+    """Georgia's IMG GME figure is unsourced: licensable(GA) is UNKNOWN and every rendering names the
+    missing figures."""
+    doc = {**IMG, "exams": [*IMG["exams"], {"exam": "step3", "date": "2025-01-10", "result": "pass"}],
+           "training": [{"country": "US", "accreditor": "ACGME", "kind": "residency", "start": "2022-07-01",
+                         "end": "2025-06-30", "completed": True}],
+           "ecfmg": {"application_submitted": True, "certified": "2023-01-10"}, "interest": {"states": ["GA"]}}
+    ev = imgpath.evaluate(doc, as_of=AS_OF)
+    wn = ev.why_not("licensable", state="GA")
+    missing_figures = wn.missing_parameters
+    assert wn.verdict == "unknown"
+    assert missing_figures and all(p.startswith("states.GA.") for p in missing_figures)
+    assert "figure states.GA." in str(wn) and "figure states.GA." in wn._repr_html_()
+    assert wn.to_dict()["missing_parameters"] == missing_figures
+
+
+def test_rests_on_lists_the_unknown_premises() -> None:
+    """An UNKNOWN whose only open condition is another conclusion lists that conclusion and inherits its
+    missing figure: a fully trained IMG in Tennessee, whose USMLE time limit nobody sourced."""
+    doc = {**IMG, "interest": {"states": ["TN"]},
+           "exams": [*IMG["exams"], {"exam": "step3", "date": "2025-01-10", "result": "pass"}],
+           "ecfmg": {"application_submitted": True, "certified": "2024-03-01"},
+           "training": [{"country": "US", "accreditor": "ACGME", "kind": "residency", "start": "2022-07-01",
+                         "end": "2025-06-30", "completed": True}]}
+    wn = imgpath.evaluate(doc, as_of=AS_OF).why_not("licensable", state="TN")
+    assert wn.verdict == "unknown"
+    assert [p.label for p in wn.premises] == ["usmle_within_time_limit(state='TN')"]
+    assert wn.missing_parameters == ["states.TN.usmle_time_limit_years"]
+    assert wn.to_dict()["rests_on"][0]["missing_parameters"] == ["states.TN.usmle_time_limit_years"]
+    assert "rests on UNKNOWN: usmle_within_time_limit(state='TN')" in str(wn)
+    assert "figure states.TN.usmle_time_limit_years" in str(wn)
+
+
+def test_failing_any_shows_what_is_there_instead() -> None:
+    """A failing 'any' over a list shows the entries it looked at: no Step 3 among the Step 1 and
+    Step 2 CK attempts."""
+    wn = imgpath.evaluate({**IMG, "offer": {"kind": "residency", "visa_sponsorship": ["h1b"]}},
+                          as_of=AS_OF).why_not("h1b_eligible")
+    failing = [c for rule, c in wn.failed() if rule == "visa.h1b.img" and "step3" in c.text]
+    assert len(failing) == 1
+    assert [(f.path, f.value) for f in failing[0].facts] == [("exams[0].exam", "step1"), ("exams[1].exam", "step2ck")]
+
+
+def test_explanation_rules_are_listed_once() -> None:
+    """Explanation.rules names each rule once, even when a premise (img) appears twice in the tree."""
+    why = imgpath.evaluate(IMG, as_of=AS_OF).why("ecfmg_eligible")
+    assert len(why.rules) == len(set(why.rules)) and why.rules[0] == "ecfmg.eligible.sponsor_note"

@@ -40,10 +40,19 @@ class Change:
 
     @property
     def rules(self) -> tuple[str, ...]:
-        """Rules responsible: those listed on one side only. A YES side lists the rules that derived it;
-        a NO side lists the candidate rules that failed."""
-        return tuple(r for r in dict.fromkeys(self.rules_before + self.rules_after)
-                     if (r in self.rules_before) != (r in self.rules_after)) or self.rules_after or self.rules_before
+        """Rules responsible. A YES side lists the rules that derived it, a NO or UNKNOWN side the
+        candidate rules that failed or could still hold: a change to or from YES is due to the YES side's
+        rules; a value change between two YES sides to the rules on one side only (else the new ones);
+        a change between NO and UNKNOWN to the candidates of both sides."""
+        if self.before == "yes" and self.after == "yes":
+            changed = tuple(r for r in dict.fromkeys(self.rules_before + self.rules_after)
+                            if (r in self.rules_before) != (r in self.rules_after))
+            return changed or self.rules_after
+        if self.after == "yes":
+            return self.rules_after
+        if self.before == "yes":
+            return self.rules_before
+        return tuple(dict.fromkeys(self.rules_before + self.rules_after))
 
     def to_dict(self) -> dict[str, Any]:
         return {"conclusion": self.label, "before": self.before, "after": self.after,

@@ -13,7 +13,7 @@ UNKNOWN. Both render as text (``str``), JSON (``to_dict``, format
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -30,6 +30,7 @@ __all__ = ["Condition", "Derivation", "Explanation", "FactUse", "RuleCheck", "Wh
 
 Key = tuple[str, tuple[tuple[str, Any], ...]]
 _MARK = {"holds": "✔", "fails": "✘", "unknown": "?"}
+_MISSES = 8  # entries of a false 'any' shown under a failing condition
 
 
 @attrs.frozen
@@ -150,7 +151,8 @@ class Explanation:
 
     @property
     def rules(self) -> list[str]:
-        return [d.rule.id for d in self.root.walk() if d.rule is not None]
+        """The ids of the rules the derivation used, each once, from the root down."""
+        return list(dict.fromkeys(d.rule.id for d in self.root.walk() if d.rule is not None))
 
     def facts(self) -> list[FactUse]:
         """Every fact the derivation read (the premises of the tree)."""
@@ -200,34 +202,41 @@ class WhyNot:
     """The ``why_not`` of a NO or UNKNOWN conclusion: every candidate rule, judged condition by condition."""
 
     def __init__(self, label: str, verdict: str, checks: list[RuleCheck], as_of: _dt.date, season: int,
-                 note: str = "") -> None:
+                 note: str = "", premises: tuple[WhyNot, ...] = ()) -> None:
         self.label = label
         self.verdict = verdict
         self.checks = checks
         self.as_of = as_of
         self.season = season
         self.note = note
+        self.premises = premises  # the why_not of each UNKNOWN conclusion an unknown condition rests on
 
     @property
     def missing(self) -> list[str]:
-        """Field paths whose values would decide an UNKNOWN (from rules that could still hold)."""
+        """Field paths whose values would decide an UNKNOWN (from rules that could still hold), including
+        those of the UNKNOWN conclusions it rests on."""
         out: dict[str, None] = {}
         for check in self.checks:
             if check.status == "unknown":
                 for c in check.conditions:
                     if c.status == "unknown":
                         out.update(dict.fromkeys(c.missing))
+        for sub in self.premises:
+            out.update(dict.fromkeys(sub.missing))
         return list(out)
 
     @property
     def missing_parameters(self) -> list[str]:
-        """Table figures (``states.NE.img_gme_years``) nobody sourced that an UNKNOWN rests on."""
+        """Table figures (``states.NE.img_gme_years``) nobody sourced that an UNKNOWN rests on, directly
+        or through an UNKNOWN premise."""
         out: dict[str, None] = {}
         for check in self.checks:
             if check.status == "unknown":
                 for c in check.conditions:
                     if c.status == "unknown":
                         out.update(dict.fromkeys(n for n, _, conf in c.params if conf == "missing"))
+        for sub in self.premises:
+            out.update(dict.fromkeys(sub.missing_parameters))
         return list(out)
 
     def failed(self) -> list[tuple[str, Condition]]:
@@ -239,6 +248,8 @@ class WhyNot:
                 "as_of": self.as_of.isoformat(), "season": self.season,
                 "rules": [c.to_dict() for c in self.checks], "missing": self.missing,
                 "missing_parameters": self.missing_parameters,
+                "rests_on": [{"conclusion": p.label, "missing": p.missing,
+                              "missing_parameters": p.missing_parameters} for p in self.premises],
                 **({"note": self.note} if self.note else {})}
 
     def __str__(self) -> str:
@@ -252,8 +263,11 @@ class WhyNot:
                 lines.append(f"    {ch.reason}")
             for c in ch.conditions:
                 lines.append(f"    {c.line()}")
-        if self.missing:
-            lines.append("  would be decided by: " + ", ".join(self.missing))
+        if self.premises:
+            lines.append("  rests on UNKNOWN: " + ", ".join(p.label for p in self.premises))
+        decided_by = [*self.missing, *(f"figure {n}" for n in self.missing_parameters)]
+        if decided_by:
+            lines.append("  would be decided by: " + ", ".join(decided_by))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -303,11 +317,12 @@ class _Judge:
         status = {ex.K.T: "holds", ex.K.F: "fails", ex.K.U: "unknown"}[k]
         facts: dict[str, FactUse] = {}
         params: dict[str, tuple[str, Any, str]] = {}
-        self._collect(node, env, rule, row, facts, params, {})
+        # a failing condition also shows the entries a false 'any' looked at (what is there instead)
+        self._collect(node, env, rule, row, facts, params, {}, misses=k is ex.K.F)
         return Condition(" ".join(text.split()), status, tuple(facts.values()), tuple(params.values()))
 
     def _collect(self, node: ex.Node, env: ex.Env, rule: Rule, row: Any, facts: dict[str, FactUse],
-                 params: dict[str, tuple[str, Any, str]], elems: dict[str, str]) -> None:
+                 params: dict[str, tuple[str, Any, str]], elems: dict[str, str], misses: bool = False) -> None:
         if isinstance(node, (ex.And, ex.Or)):
             # only the parts that decided it: the first false part of a false 'and', the first true
             # part of a true 'or'; otherwise every part
@@ -316,7 +331,7 @@ class _Judge:
             if ex.truth(node, env) is decisive:
                 parts = tuple(a for a in node.args if ex.truth(a, env) is decisive)[:1]
             for a in parts:
-                self._collect(a, env, rule, row, facts, params, elems)
+                self._collect(a, env, rule, row, facts, params, elems, misses)
             return
         if isinstance(node, ex.Quant):
             items = ex.value(node.source, env)
@@ -330,14 +345,14 @@ class _Judge:
                 sub = env.bind(node.var, item)
                 label = f"{section}[{indices[i] if i < len(indices) else i}]"
                 k = ex.truth(node.pred, sub)
-                if k is ex.K.F and node.fn != "all":
+                if k is ex.K.F and node.fn != "all" and not (misses and whole is ex.K.F and i < _MISSES):
                     continue
                 if node.fn == "all" and whole is ex.K.F and k is not ex.K.F:
                     continue  # a false 'all' is decided by the entries that fail
-                self._collect(node.pred, sub, rule, row, facts, params, {**elems, node.var: label})
+                self._collect(node.pred, sub, rule, row, facts, params, {**elems, node.var: label}, misses)
                 for e in node.extra:
-                    self._collect(e, sub, rule, row, facts, params, {**elems, node.var: label})
-                if whole is not None and k is whole and node.fn == "any":
+                    self._collect(e, sub, rule, row, facts, params, {**elems, node.var: label}, misses)
+                if whole is ex.K.T and k is ex.K.T and node.fn == "any":
                     break  # one entry decides a true 'any'
             if not items:
                 facts[section] = FactUse(section, [], "known")
@@ -372,7 +387,7 @@ class _Judge:
             facts.setdefault(path, FactUse(path, None if status != "known" else value, status))
             return
         for child in ex.children(node):
-            self._collect(child, env, rule, row, facts, params, elems)
+            self._collect(child, env, rule, row, facts, params, elems, misses)
 
 
 def _label(name: str, args: tuple[tuple[str, Any], ...]) -> str:
@@ -462,12 +477,14 @@ def _refs_with_polarity(node: ex.Node, negated: bool = False) -> Iterator[tuple[
         yield from _refs_with_polarity(child, negated)
 
 
-def _instances(rule: Rule, row: Any, judge: _Judge, negated: bool) -> list[Key]:
+def _instances(rule: Rule, row: Any, judge: _Judge, negated: bool | None,
+               conditions: Iterable[ex.Node] | None = None) -> list[Key]:
+    """The conclusion instances ``rule`` reads (in ``conditions``, default all), of one polarity or both."""
     env = judge.env(rule, row)
     out = []
-    for cond in rule.when:
+    for cond in rule.when if conditions is None else conditions:
         for ref, neg in _refs_with_polarity(cond):
-            if neg != negated or not isinstance(ref, ex.Ref):
+            if (negated is not None and neg != negated) or not isinstance(ref, ex.Ref):
                 continue
             args = tuple(sorted((k, encode(ex.value(v, env))) for k, v in ref.args))
             out.append((ref.name, args))
@@ -482,14 +499,19 @@ def _negated_refs(rule: Rule, row: Any, judge: _Judge) -> list[Key]:
     return _instances(rule, row, judge, True)
 
 
-def why_not(ev: Evaluation, key: Key) -> WhyNot:
-    """Every rule that could conclude ``key``, each condition judged; raises for a YES conclusion."""
+def why_not(ev: Evaluation, key: Key, _seen: frozenset[Key] = frozenset()) -> WhyNot:
+    """Every rule that could conclude ``key``, each condition judged; raises for a YES conclusion.
+
+    An UNKNOWN also carries the why_not of each UNKNOWN conclusion its unknown conditions rest on, so
+    ``missing`` names the facts that would decide it however deep they sit.
+    """
     c = ev._conclude(key)
     if c.verdict.value == "yes":
         raise ValueError(f"{_label(*key)} is YES; use why({key[0]!r}, ...) to see its derivation")
     judge = _Judge(ev)
     name, args = key
     checks: list[RuleCheck] = []
+    unknown_nodes: list[tuple[Rule, Any, ex.Node]] = []
     arg_values = dict(args)
     for rule in ev.book.rules_for(name):
         row = None
@@ -503,7 +525,10 @@ def why_not(ev: Evaluation, key: Key) -> WhyNot:
             checks.append(RuleCheck(rule, "not_in_force", (), row,
                                     f"in force from {rule.effective_from}{until}, not on {ev.as_of}"))
             continue
-        conds = tuple(judge.condition(n, t, rule, row) for n, t in _conditions(rule))
+        pairs = _conditions(rule)
+        conds = tuple(judge.condition(n, t, rule, row) for n, t in pairs)
+        unknown_nodes.extend((rule, row, n) for (n, _), cd in zip(pairs, conds, strict=True)
+                             if cd.status == "unknown" and not any(x.status == "fails" for x in conds))
         statuses = {cd.status for cd in conds}
         status = "fails" if "fails" in statuses else ("unknown" if "unknown" in statuses else "holds")
         reason = ""
@@ -514,7 +539,13 @@ def why_not(ev: Evaluation, key: Key) -> WhyNot:
     spec = ev.book.conclusions[name]
     if not checks and spec.never_yes:
         note = "no rule can conclude it: it is NO by definition"
-    return WhyNot(_label(*key), c.verdict.value, checks, ev.as_of, ev.season, note)
+    premises: dict[Key, WhyNot] = {}
+    seen = _seen | {key}
+    for rule, row, node in unknown_nodes:
+        for sub in _instances(rule, row, judge, None, [node]):
+            if sub not in seen and sub not in premises and ev._conclude(sub).verdict.value == "unknown":
+                premises[sub] = why_not(ev, sub, seen)
+    return WhyNot(_label(*key), c.verdict.value, checks, ev.as_of, ev.season, note, tuple(premises.values()))
 
 
 def _conditions(rule: Rule) -> list[tuple[ex.Node, str]]:

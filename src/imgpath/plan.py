@@ -35,9 +35,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Event", "Option", "Plan", "Step", "calendar", "next_steps"]
 
-#: Most actions in one plan, and most evaluations one plan may spend.
-MAX_STEPS = 4
+#: Most evaluations one plan may spend, most unions of candidate actions it tries (one per choice of
+#: variants), and most options it returns.
 MAX_EVALUATIONS = 400
+MAX_SEEDS = 16
+MAX_OPTIONS = 5
 
 
 @attrs.frozen
@@ -86,11 +88,22 @@ class Step:
     deadline_estimated: bool = False
     sources: tuple[str, ...] = ()
     assumption: str = ""
+    deadline_passed: bool = False  # the deadline lies before the plan's as_of: this season is likely lost
+
+    @property
+    def when(self) -> str:
+        """The deadline in words: ``by 2027-03-03 (estimated) (Rank order list ...)``, or why it is unknown."""
+        if self.deadline:
+            flags = ", ".join(f for f, on in (("estimated", self.deadline_estimated),
+                                              ("already passed", self.deadline_passed)) if on)
+            return f"by {self.deadline}{f' ({flags})' if flags else ''} ({self.deadline_event})"
+        return f"deadline unknown ({self.deadline_event})" if self.deadline_event else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "action": self.action, "unlocks": self.rule, "after": list(self.after),
                 "deadline": self.deadline.isoformat() if self.deadline else None,
                 "deadline_event": self.deadline_event or None, "deadline_estimated": self.deadline_estimated,
+                "deadline_passed": self.deadline_passed,
                 "sources": list(self.sources), **({"assumption": self.assumption} if self.assumption else {})}
 
 
@@ -170,10 +183,7 @@ class Plan:
         for i, option in enumerate(self.options, 1):
             lines.append(f"  option {i}:")
             for j, s in enumerate(option.steps, 1):
-                when = ""
-                if s.deadline:
-                    when = f" — by {s.deadline}{' (estimated)' if s.deadline_estimated else ''} ({s.deadline_event})"
-                lines.append(f"    {j}. {s.action}{when}")
+                lines.append(f"    {j}. {s.action}{' — ' + s.when if s.when else ''}")
                 if s.rule:
                     lines.append(f"       unlocks {s.rule}")
                 if s.after:
@@ -220,9 +230,11 @@ class _Action:
         return _fill(value, self.params) if isinstance(value, str) else value
 
 
-def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _depth: int = 0, **args: Any) -> Plan:
+def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _depth: int = 0,
+               _memo: dict[str, Plan] | None = None, **args: Any) -> Plan:
     """The smallest sets of actions that make ``goal`` YES for this applicant (see module doc)."""
     depth = _depth
+    memo = {} if _memo is None else _memo
     from .evaluation import Verdict
 
     key = ev._key(goal, args)
@@ -250,16 +262,18 @@ def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _dept
             if needs and _check(ev, _fill(needs, params)) is not ex.K.T:
                 continue
             candidates.append(action)
-    candidates = _with_prerequisites(ev, candidates, depth)
+    dropped: list[str] = []
+    candidates = _with_prerequisites(ev, goal, candidates, depth, memo, dropped)
     candidates = _useful(ev, key, candidates)
-    options = _search(ev, key, candidates)
+    options, undecided = _search(ev, key, candidates)
     to_confirm: list[str] = []
     if current is Verdict.UNKNOWN:
         to_confirm = ev.why_not(goal, **args).missing
     reason = ""
     if not options:
-        reason = "; ".join(dict.fromkeys(blocked)) or (
-            f"no combination of up to {MAX_STEPS} actions makes it YES; see why_not({goal!r})")
+        call = ", ".join([repr(goal), *(f"{k}={v!r}" for k, v in args.items())])
+        reason = "; ".join(dict.fromkeys(blocked)) or "; ".join(x for x in (*dropped, undecided) if x) or (
+            f"no combination of the available actions makes it YES; see why_not({call})")
     return Plan(goal, label, current.value, options, ev.as_of, ev.season, reason, to_confirm, advice)
 
 
@@ -280,18 +294,26 @@ def _advice(ev: Evaluation, goal: str) -> list[Advice]:
     return out
 
 
-def _with_prerequisites(ev: Evaluation, candidates: list[_Action], depth: int) -> list[_Action]:
+def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], depth: int,
+                        memo: dict[str, Plan], dropped: list[str]) -> list[_Action]:
     """An action that requires a conclusion (a certificate needs every requirement met) comes with the
-    smallest plan for that conclusion folded in, so the search counts it as one unit."""
+    smallest plan for that conclusion folded in, so the search counts it as one unit. (An action that
+    requires the goal itself cannot help reach it.)"""
     out: list[_Action] = []
     for a in candidates:
         needs = a.spec.get("requires")
+        if needs == goal:
+            continue
         if not needs or depth > 1 or ev.verdict(needs) is ex_verdict_yes():
             out.append(a)
             continue
-        sub = next_steps(ev, needs, _depth=depth + 1)
-        if not sub.options:
-            continue  # its prerequisite cannot be reached: the action is impossible
+        if needs not in memo:
+            memo[needs] = next_steps(ev, needs, _depth=depth + 1, _memo=memo)
+        sub = memo[needs]
+        if not sub.options:  # its prerequisite cannot be reached: the action is impossible
+            dropped.append(f"{a.text('action')} needs {needs}, which cannot be reached"
+                           + (f" ({sub.blocked})" if sub.blocked else ""))
+            continue
         by_key = {c.key: c for c in candidates}
         parts = [by_key[s.id] for s in sub.options[0].steps if s.id in by_key]
         if len(parts) != len(sub.options[0].steps):
@@ -468,7 +490,16 @@ def _apply(doc: dict[str, Any], action: _Action, ev: Evaluation) -> None:
         doc[section] = [*(doc[section] or []), _values(entry, ev, action.params)]
 
 
-def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> list[Option]:
+def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> tuple[list[Option], str]:
+    """The minimal action sets that make the goal YES; when there are none, why the closest is not enough.
+
+    Actions only add facts, and conditions are monotone in the facts actions add, so if any set of
+    candidates reaches the goal, so does the union of all of them (one variant per action: one
+    Pathway, one length of training). Each such union is *minimised* — an action is dropped whenever
+    the rest still reach the goal — giving a plan none of whose steps can be left out; dropping each
+    step of a plan in turn from its union finds the other ways. This costs a few evaluations per
+    candidate, where trying every combination grows exponentially with plan length.
+    """
     from .evaluation import Verdict, evaluate
 
     goal, args = key
@@ -477,40 +508,98 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
     if state is not None or base.get("interest") is None:
         base["interest"] = {"states": [state] if state else [ev.context.rows("states")[0]]} if \
             "states" in ev.book.tables else base.get("interest")
-    found: list[tuple[_Action, ...]] = []
-    evaluations = 0
     goals = [goal, *{a.spec["requires"] for a in candidates if a.spec.get("requires")}]
-    for size in range(1, MAX_STEPS + 1):
-        if found and size > len(found[0]) + 1:
-            break
-        for combo in itertools.combinations(candidates, size):
-            if any(set(f) <= set(combo) for f in found):
-                continue
-            if len({a.id for a in combo}) < len(combo) and all(a.spec.get("each") for a in combo):
-                continue  # two variants of one action (two Pathways): never needed together
-            if evaluations >= MAX_EVALUATIONS:
-                break
+    seen: dict[frozenset[str], Verdict | None] = {}
+    results: dict[frozenset[str], Evaluation] = {}
+
+    def verdict(combo: tuple[_Action, ...]) -> Verdict | None:
+        k = frozenset(a.key for a in combo)
+        if k not in seen:
+            if len(seen) >= MAX_EVALUATIONS:
+                return None
             doc = _copy(base)
             for a in _units(combo):
                 _apply(doc, a, ev)
-            evaluations += 1
             try:
                 after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine, _goals=goals)
             except InvalidFacts:  # a patch the schema rejects is simply not a plan
-                continue
-            if after.verdict(goal, **dict(args)) is not Verdict.YES:
-                continue
-            if not _requirements_hold(combo, base, ev):
-                continue
-            found.append(combo)
-    # minimal on the steps actually taken (prerequisites folded in): drop supersets of another option
-    units = [(combo, frozenset(u.key for u in _units(combo))) for combo in found]
-    units.sort(key=lambda cu: (len(cu[1]), sorted(cu[1])))
-    minimal: list[tuple[tuple[_Action, ...], frozenset[str]]] = []
-    for combo, keys in units:
-        if not any(other <= keys for _, other in minimal):
-            minimal.append((combo, keys))
-    return [_option(ev, key, combo, base) for combo, _ in minimal[:5]]
+                seen[k] = None
+                return None
+            v = after.verdict(goal, **dict(args))
+            if v is Verdict.YES and not _requirements_hold(combo, base, ev):
+                v = Verdict.NO
+            seen[k], results[k] = v, after
+        return seen[k]
+
+    def minimise(combo: tuple[_Action, ...], target: Verdict) -> tuple[_Action, ...]:
+        # drop the largest units first, so a folded-in prerequisite plan gives way to its parts
+        for a in sorted(combo, key=lambda a: (-len(a.units()), a.key)):
+            trial = tuple(x for x in combo if x is not a)
+            if trial and verdict(trial) is target:
+                combo = trial
+        return combo
+
+    groups: dict[str, list[_Action]] = {}
+    for a in candidates:
+        groups.setdefault(a.id, []).append(a)
+    fixed = tuple(g[0] for g in groups.values() if len(g) == 1)
+    variants = [g for g in groups.values() if len(g) > 1]
+    seeds = [fixed + tuple(c for c in choice if c is not None)
+             for choice in itertools.product(*([None, *g] for g in variants))]
+    seeds.sort(key=len, reverse=True)
+    found: dict[frozenset[str], tuple[_Action, ...]] = {}
+    pending = [seed for seed in seeds[:MAX_SEEDS] if seed and verdict(seed) is Verdict.YES]
+    while pending and len(found) < MAX_OPTIONS * 2:
+        seed = pending.pop(0)
+        plan = minimise(seed, Verdict.YES)
+        units = frozenset(u.key for u in _units(plan))
+        if units in found:
+            continue
+        found[units] = plan
+        for a in plan:  # the other ways: without this step
+            rest = tuple(x for x in seed if x is not a)
+            if rest and verdict(rest) is Verdict.YES:
+                pending.append(rest)
+    minimal = sorted(found.items(), key=lambda kv: (len(kv[0]), sorted(kv[0])))
+    minimal = [(k, c) for k, c in minimal if not any(o < k for o, _ in minimal)]
+    options = [_option(ev, key, combo, base) for _, combo in minimal[:MAX_OPTIONS]]
+    if options or ev.verdict(goal, **dict(args)) is not Verdict.NO:
+        return options, ""
+    closest = next((seed for seed in seeds[:MAX_SEEDS] if seed and verdict(seed) is Verdict.UNKNOWN), None)
+    if closest is None:
+        union = seeds[0] if seeds and seeds[0] and verdict(seeds[0]) is not None else ()
+        after = results.get(frozenset(a.key for a in union), ev)
+        return [], _blocker(after, key, bool(union))
+    closest = minimise(closest, Verdict.UNKNOWN)
+    wn = results[frozenset(a.key for a in closest)].why_not(goal, **dict(args))
+    missing = ", ".join([*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]) or "conflicting sources"
+    steps = "; ".join(u.text("action") for u in _units(closest))
+    return [], f"after {steps} it would still be UNKNOWN, decided by {missing}"
+
+
+def _blocker(after: Evaluation, key: tuple[str, Any], acted: bool, depth: int = 0) -> str:
+    """What still fails once every available action is taken: the failing conditions of the candidate
+    rule closest to holding, followed down through failing conclusions to the facts no action changes."""
+    from .explain import why_not
+
+    wn = why_not(after, key)
+    checks = sorted((c for c in wn.checks if c.status == "fails"),
+                    key=lambda c: sum(x.status != "holds" for x in c.conditions))
+    rules = []
+    for check in checks[: 1 if depth else 2]:
+        parts = []
+        for cond in [c for c in check.conditions if c.status == "fails"][:3]:
+            name = cond.text.strip()
+            if depth < 3 and name in after.book.conclusions and not after.book.conclusions[name].args:
+                deeper = _blocker(after, (name, ()), acted, depth + 1)
+                parts.append(f"{name} ({deeper})" if deeper else name)
+            else:
+                parts.append(cond.line().lstrip("✘ "))
+        rules.append((check.rule.id, "; ".join(parts)))
+    if depth or not rules:
+        return rules[0][1] if rules else ""
+    lead = "even after every available action, " if acted else "no action applies, and "
+    return lead + " | ".join(f"rule {rid} fails on: {parts}" for rid, parts in rules)
 
 
 def _units(combo: Iterable[_Action]) -> list[_Action]:
@@ -575,12 +664,15 @@ def _option(ev: Evaluation, key: tuple[str, Any], combo: tuple[_Action, ...], ba
                 if not unlocks and any(f.path in touched or f.path.split(".")[0] in touched
                                        or f.path.rsplit(".", 1)[0] in touched for f in c.facts):
                     unlocks = node.rule.id
-        event = events.get(a.spec.get("deadline", ""))
+        wanted = a.spec.get("deadline", "")
+        event = events.get(wanted)
+        # a deadline the season's calendar does not (yet) list is named as unknown, not dropped
+        missing = f"{wanted}: not in the {ev.season} calendar" if wanted and not event else ""
         steps.append(Step(a.key, a.text("action"), unlocks,
                           tuple(x for x in a.spec.get("after", ()) if x in ids),
-                          event.date if event else None, event.title if event else "",
+                          event.date if event else None, event.title if event else missing,
                           event.estimated if event else False, tuple(a.spec.get("sources", ())),
-                          a.text("assumption")))
+                          a.text("assumption"), bool(event and event.date < ev.as_of)))
     return Option(tuple(_order(steps)), doc)
 
 

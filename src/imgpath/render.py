@@ -101,8 +101,13 @@ def why_not_html(wn: WhyNot) -> str:
         reason = f"<div class='c'>{_e(ch.reason)}</div>" if ch.reason else ""
         parts.append(f"<details {'open' if ch.status != 'not_in_force' else ''}><summary>{_badge(ch.status)} "
                      f"<code>{_e(ch.rule.id)}</code> — {_e(ch.rule.title)}</summary>{reason}<ul>{conds}</ul></details>")
-    if wn.missing:
-        parts.append("<div>would be decided by: " + ", ".join(f"<code>{_e(m)}</code>" for m in wn.missing) + "</div>")
+    if wn.premises:
+        parts.append("<div>rests on UNKNOWN: " + ", ".join(f"<code>{_e(p.label)}</code>" for p in wn.premises)
+                     + "</div>")
+    decided_by = [*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]
+    if decided_by:
+        parts.append("<div>would be decided by: " + ", ".join(f"<code>{_e(m)}</code>" for m in decided_by)
+                     + "</div>")
     return _wrap("".join(parts))
 
 
@@ -116,7 +121,7 @@ def plan_html(plan: Plan) -> str:
         steps = "".join(
             f"<li><b>{_e(s.action)}</b> <span class='c'>unlocks {_e(s.rule)}"
             f"{'; after: ' + _e(', '.join(s.after)) if s.after else ''}"
-            f"{'; by ' + _e(s.deadline) + (' (estimated)' if s.deadline_estimated else '') if s.deadline else ''}"
+            f"{'; ' + _e(s.when) if s.when else ''}"
             f"</span></li>" for s in option.steps)
         options.append(f"<details {'open' if i == 1 else ''}><summary>option {i}: {len(option.steps)} step(s)"
                        f"</summary><ol>{steps}</ol></details>")

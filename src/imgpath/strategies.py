@@ -117,25 +117,25 @@ def exam_histories(draw: st.DrawFn, *, start: _dt.date = _dt.date(2016, 1, 1),
 
 
 @st.composite
-def _person(draw: st.DrawFn, citizenship: list[str]) -> dict[str, Any]:
+def _person(draw: st.DrawFn, citizenship: list[str], complete: bool = False) -> dict[str, Any]:
     status = draw(st.sampled_from(_STATUSES))
     if "US" in citizenship:
         status = "citizen"
     person: dict[str, Any] = {"citizenship": citizenship, "us_status": status}
     for key in ("in_us", "work_authorized", "us_family"):
-        value = draw(_maybe(st.booleans(), 0.3))
+        value = draw(_maybe(st.booleans(), 0.0 if complete else 0.3))
         if value is not None:
             person[key] = value
-    return {k: v for k, v in person.items() if draw(st.integers(0, 9)) > 0 or k == "citizenship"}
+    return {k: v for k, v in person.items() if complete or draw(st.integers(0, 9)) > 0 or k == "citizenship"}
 
 
 @st.composite
-def _school(draw: st.DrawFn, country: str, graduated: _dt.date | None) -> dict[str, Any]:
+def _school(draw: st.DrawFn, country: str, graduated: _dt.date | None, complete: bool = False) -> dict[str, Any]:
     school: dict[str, Any] = {"country": country}
     if country in ("US", "PR"):
         degree = draw(st.sampled_from(["MD", "DO"])) if country == "US" else "MD"
         school["accreditors"] = ["LCME"] if degree == "MD" else ["COCA"]
-        if draw(st.booleans()):
+        if complete or draw(st.booleans()):
             school["degree"] = degree
     elif country == "CA":
         school["degree"] = "MD"
@@ -143,14 +143,15 @@ def _school(draw: st.DrawFn, country: str, graduated: _dt.date | None) -> dict[s
     else:
         school["degree"] = draw(st.sampled_from(["MBBS", "MD", "other"]))
         school["wdoms_listed"] = True
-        note = draw(st.sampled_from([{"from": 1980}, {"from": 1990, "to": 2030}, {"from": 2023}, False, None]))
+        note = draw(st.sampled_from([{"from": 1980}, {"from": 1990, "to": 2030}, {"from": 2023}, False,
+                                     *([] if complete else [None])]))
         if note is not None:
             school["ecfmg_note"] = note
         for key in ("wfme_recognized", "ncfmea_comparable", "joint_lcme_degree", "osce_for_licensure"):
-            value = draw(_maybe(st.booleans(), 0.3))
+            value = draw(_maybe(st.booleans(), 0.0 if complete else 0.3))
             if value is not None:
                 school[key] = value
-    fifth = draw(_maybe(st.just(False), 0.4))
+    fifth = draw(_maybe(st.just(False), 0.0 if complete else 0.4))
     if fifth is not None:
         school["fifth_pathway"] = fifth
     if graduated is not None:
@@ -160,8 +161,14 @@ def _school(draw: st.DrawFn, country: str, graduated: _dt.date | None) -> dict[s
 
 @st.composite
 def applicants(draw: st.DrawFn, *, kind: str | None = None,
-               as_of: st.SearchStrategy[_dt.date] | None = None) -> Applicant:
-    """Applicants across the whole schema: ``kind`` is ``img``, ``us`` or ``canadian`` (default any)."""
+               as_of: st.SearchStrategy[_dt.date] | None = None, complete: bool = False) -> Applicant:
+    """Applicants across the whole schema: ``kind`` is ``img``, ``us`` or ``canadian`` (default any).
+
+    By default sections and fields are often absent (unknown), to exercise three-valued answers.
+    ``complete=True`` draws documents whose records are complete — person, graduation date, exams,
+    licenses, training, practice and (for IMGs) the ECFMG section always present, with the
+    application and verification flags known — as an advisor's intake form would have them.
+    """
     when = draw(as_of if as_of is not None else as_of_dates())
     kind = kind or draw(st.sampled_from(["img", "img", "img", "us", "canadian"]))
     if kind == "img":
@@ -172,19 +179,20 @@ def applicants(draw: st.DrawFn, *, kind: str | None = None,
         country = "CA"
     citizenship = draw(st.sampled_from([[country if country not in ("PR",) else "US"], ["US"],
                                         [country if country != "PR" else "US", "US"], ["IN"]]))
-    graduated = draw(_maybe(_date_between(_dt.date(2005, 5, 1), when + _dt.timedelta(days=500)), 0.15))
+    graduated = draw(_maybe(_date_between(_dt.date(2005, 5, 1), when + _dt.timedelta(days=500)),
+                            0.0 if complete else 0.15))
     doc: dict[str, Any] = {"as_of": when}
-    if draw(st.integers(0, 9)):
-        doc["person"] = draw(_person(sorted(set(citizenship))))
-    doc["school"] = draw(_school(country, graduated))
-    if draw(st.integers(0, 9)):
+    if complete or draw(st.integers(0, 9)):
+        doc["person"] = draw(_person(sorted(set(citizenship)), complete))
+    doc["school"] = draw(_school(country, graduated, complete))
+    if complete or draw(st.integers(0, 9)):
         start = (graduated or when) - _dt.timedelta(days=draw(st.integers(0, 900)))
         doc["exams"] = draw(exam_histories(start=start, end=when + _dt.timedelta(days=200), img=kind == "img"))
     passes = {e["exam"] for e in doc.get("exams", []) if e.get("result") == "pass"}
-    if kind == "img" and draw(st.integers(0, 3)):
+    if kind == "img" and (complete or draw(st.integers(0, 3))):
         ecfmg: dict[str, Any] = {}
         for key in ("application_submitted", "credentials_verified"):
-            value = draw(_maybe(st.booleans(), 0.2))
+            value = draw(_maybe(st.booleans(), 0.0 if complete else 0.2))
             if value is not None:
                 ecfmg[key] = value
         season = draw(st.integers(2021, 2027))
@@ -199,7 +207,7 @@ def applicants(draw: st.DrawFn, *, kind: str | None = None,
         if draw(st.integers(0, 5)) == 0:
             ecfmg["revalidated"] = draw(st.integers(2025, 2027))
         doc["ecfmg"] = ecfmg
-    if draw(st.integers(0, 3)):
+    if complete or draw(st.integers(0, 3)):
         doc["licenses"] = draw(st.lists(st.fixed_dictionaries({
             "jurisdiction": st.just(country if country not in ("US", "PR") else "US-NY"),
             "kind": st.sampled_from(["full", "full", "training", "provisional", "limited"]),
@@ -207,9 +215,11 @@ def applicants(draw: st.DrawFn, *, kind: str | None = None,
             "issued": _date_between(_dt.date(2010, 1, 1), when),
             "good_standing": st.booleans(),
         }), max_size=2))
-    if draw(st.integers(0, 3)):
+    if complete or draw(st.integers(0, 3)):
         doc["training"] = draw(st.lists(_training(graduated or _dt.date(2015, 7, 1), when), max_size=3))
-    if draw(st.integers(0, 3)):
+    if complete and not draw(st.integers(0, 2)):
+        doc["practice"] = []
+    elif complete or draw(st.integers(0, 3)):
         start = draw(_date_between(_dt.date(2008, 1, 1), when))
         doc["practice"] = [{"country": country if country != "PR" else "US", "start": start,
                             "unsupervised": draw(st.booleans())}]
