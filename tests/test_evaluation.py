@@ -132,3 +132,18 @@ class TestInputs:
         us = ev.with_facts(person={"citizenship": ["US"], "us_status": "citizen"})
         assert us.value("nrmp_category") == "us_citizen_img"
         assert ev.value("nrmp_category") == "non_us_citizen_img"
+
+
+class TestToDict:
+    def test_unknown_conclusions_say_what_is_missing(self) -> None:
+        """to_dict(): an UNKNOWN names the facts and figures that would decide it; YES and NO do not carry
+        the keys; missing=False skips the work."""
+        ev = imgpath.evaluate(imgpath.load_applicant("examples/india-img-2027.toml"), as_of=dt.date(2026, 11, 25))
+        doc = json.loads(json.dumps(ev.to_dict()))
+        by = {(c["name"], json.dumps(c["args"])): c for c in doc["conclusions"]}
+        fee = by[("h1b_fee_applies", "{}")]
+        assert fee["verdict"] == "unknown" and fee["missing"] == ["offer.h1b_petition.filed"]
+        ny = by[("canadian_training_counts", '{"state": "NY"}')]
+        assert ny["missing"] == [] and ny["missing_parameters"] == ["states.NY.canadian_training_counts"]
+        assert all(("missing" in c) == (c["verdict"] == "unknown") for c in doc["conclusions"])
+        assert not any("missing" in c for c in ev.to_dict(missing=False)["conclusions"])

@@ -390,14 +390,26 @@ class Evaluation:
 
     # ------------------------------------------------------------------ output
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable: as_of, season, engine and every conclusion with verdict, value, rules, sources."""
+    def to_dict(self, *, missing: bool = True) -> dict[str, Any]:
+        """JSON-serialisable: as_of, season, engine and every conclusion with verdict, value, rules, sources.
+
+        An UNKNOWN conclusion also lists what would decide it (``missing`` field paths and
+        ``missing_parameters``, from :meth:`why_not`); ``missing=False`` skips that work.
+        """
+        conclusions = []
+        for c in self.conclusions:
+            d = c.to_dict()
+            if missing and c.verdict is Verdict.UNKNOWN:
+                wn = self.why_not(c.name, **c.args)
+                d["missing"] = wn.missing
+                d["missing_parameters"] = wn.missing_parameters
+            conclusions.append(d)
         return {
             "format": "imgpath.evaluation/1",
             "as_of": self.as_of.isoformat(),
             "season": self.season,
             "engine": self.engine,
-            "conclusions": [c.to_dict() for c in self.conclusions],
+            "conclusions": conclusions,
         }
 
     def __repr__(self) -> str:
