@@ -64,6 +64,16 @@ class TestQueries:
         """The Jupyter view is self-contained HTML with badges and the date."""
         html = imgpath.evaluate(IMG, as_of=AS_OF)._repr_html_()
         assert "<style>" in html and "2026-01-15" in html and "<script" not in html
+        assert html.count("<style>") == 1  # nested why-not views do not repeat the stylesheet
+
+    def test_html_says_why_not_and_what_is_missing(self) -> None:
+        """Each NO or UNKNOWN row has a collapsible why-not; an UNKNOWN row names what is missing."""
+        ev = imgpath.evaluate(imgpath.load_applicant("examples/india-img-2027.toml"), as_of=dt.date(2026, 11, 25))
+        html = ev._repr_html_()
+        not_yes = sum(c.verdict is not Verdict.YES for c in ev.conclusions)
+        assert html.count("<summary class='c'>why not</summary>") == not_yes
+        assert "missing: offer.h1b_petition.filed" in html
+        assert "missing: figure states.NY.canadian_training_counts" in html
 
 
 class TestDates:

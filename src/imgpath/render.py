@@ -48,12 +48,14 @@ def evaluation_html(ev: Evaluation) -> str:
     for c in ev.conclusions:
         value = "" if c.value is None else _e(list(c.value) if isinstance(c.value, tuple) else c.value)
         srcs = ", ".join(_link(s.publisher, s.url) for s in c.sources[:3]) + (" …" if len(c.sources) > 3 else "")
-        detail = ""
-        if c.verdict.value != "no":
-            try:
-                detail = f"<details><summary class='c'>why</summary>{_derivation(ev.why(c.name, **c.args).root)}</details>"
-            except ValueError:
-                detail = ""
+        if c.verdict.value == "yes":
+            detail = f"<details><summary class='c'>why</summary>{_derivation(ev.why(c.name, **c.args).root)}</details>"
+        else:  # NO and UNKNOWN: the rules judged condition by condition, and what is missing
+            wn = ev.why_not(c.name, **c.args)
+            decided_by = [*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]
+            missing = (f"<div class='c'>missing: {_e(', '.join(decided_by))}</div>"
+                       if c.verdict.value == "unknown" and decided_by else "")
+            detail = f"{missing}<details><summary class='c'>why not</summary>{_why_not_body(wn)}</details>"
         rows.append(f"<tr><td><code>{_e(c.label)}</code>{detail}</td><td>{_badge(c.verdict.value)}</td>"
                     f"<td>{value}</td><td class='c'>{_e(c.confidence)}</td>"
                     f"<td class='c'>{_e(', '.join(c.rules[:2]))}</td><td class='c'>{srcs}</td></tr>")
@@ -90,6 +92,10 @@ def explanation_html(ex: Explanation) -> str:
 
 
 def why_not_html(wn: WhyNot) -> str:
+    return _wrap(_why_not_body(wn))
+
+
+def _why_not_body(wn: WhyNot) -> str:
     parts = [f"<b>why not {_e(wn.label)}</b> {_badge(wn.verdict)} "
              f"<span class='c'>as of {_e(wn.as_of)} · Match season {_e(wn.season)}</span>"]
     if wn.note:
@@ -108,7 +114,7 @@ def why_not_html(wn: WhyNot) -> str:
     if decided_by:
         parts.append("<div>would be decided by: " + ", ".join(f"<code>{_e(m)}</code>" for m in decided_by)
                      + "</div>")
-    return _wrap("".join(parts))
+    return "".join(parts)
 
 
 def plan_html(plan: Plan) -> str:
