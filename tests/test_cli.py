@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +80,79 @@ def test_batch_csv_jsonl_with_error_file(tmp_path: Path) -> None:
     out_csv = tmp_path / "out.csv"
     code, _, _ = run("batch", str(jsonl), "-o", str(out_csv), "--workers", "2")
     assert code == 0 and out_csv.read_text().startswith("id,")
+
+
+class TestErrors:
+    """Bad input exits 2 with the problem named (and writes nothing); rule problems exit 1."""
+
+    def test_unknown_conclusion_suggests_a_name(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["explain", str(EXAMPLE), "licenseable", "state=TX"]) == 2
+        assert "did you mean 'licensable'" in capsys.readouterr().err
+
+    def test_argument_that_is_not_arg_equals_value(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["explain", str(EXAMPLE), "licensable", "TX"]) == 2
+        assert "ARG=VALUE" in capsys.readouterr().err
+
+    def test_goal_missing_its_argument(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["plan", str(EXAMPLE), "--goal", "licensable"]) == 2
+        assert "state" in capsys.readouterr().err
+
+    def test_state_outside_the_applicants_interest(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["explain", str(EXAMPLE), "licensable", "state=CA"]) == 2
+        assert "interest" in capsys.readouterr().err
+
+    def test_missing_file_and_bad_date(self, tmp_path: Path) -> None:
+        code, _, err = run("check", str(tmp_path / "nobody.toml"))
+        assert code == 2 and "nobody.toml" in err
+        code, _, err = run("check", str(EXAMPLE), "--as-of", "25/11/2026")
+        assert code == 2 and "2026-01-15" in err  # the hint shows the expected form
+
+    def test_lint_fails_on_a_broken_rules_folder(self, tmp_path: Path) -> None:
+        rules = tmp_path / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        with (rules / "img.toml").open("a") as fh:
+            fh.write('\n[[rule]]\nid = "img.broken"\ntitle = "broken"\nwhen = ["school.contry == \'IN\'"]\n'
+                     'then = { conclusion = "img" }\nsources = ["ecfmg-ib-certification"]\nconfidence = "primary"\n')
+        code, out, err = run("rules", "--lint", "--path", str(rules))
+        assert code == 1
+        assert "img.broken" in out + err and "did you mean 'country'" in out + err
+
+
+class TestOutputs:
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as info:
+            main(["--version"])
+        assert info.value.code == 0 and capsys.readouterr().out.startswith("imgpath ")
+
+    def test_plan_json(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["plan", str(ROOT / "examples" / "pathway6-cs-failure.toml"), "--goal", "match_eligible",
+                     "--format", "json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["format"] == "imgpath.plan/1"
+        steps = [s["id"] for s in doc["options"][0]["steps"]]
+        assert steps == ["pass_oet", "apply_pathway[n=6]"]
+
+    def test_reference_engine_gives_the_same_verdicts(self, capsys: pytest.CaptureFixture[str]) -> None:
+        outs = []
+        for engine in ("durable", "reference"):
+            assert main(["check", str(EXAMPLE), "--format", "json", "--engine", engine]) == 0
+            doc = json.loads(capsys.readouterr().out)
+            outs.append([(c["name"], c["args"], c["verdict"], c["value"]) for c in doc["conclusions"]])
+        assert outs[0] == outs[1]
+
+    def test_batch_selected_conclusions_to_csv(self, tmp_path: Path) -> None:
+        out = tmp_path / "out.csv"
+        code, _, err = run("batch", str(ROOT / "examples" / "cohort.csv"), "-o", str(out),
+                           "--conclusions", "img,match_eligible", "--no-progress")
+        assert code == 0, err
+        rows = list(csv.DictReader(out.open()))
+        assert list(rows[0]) == ["id", "as_of", "season", "img", "match_eligible"]
+        assert [(r["id"], r["img"]) for r in rows] == [("priya", "yes"), ("omar", "yes"), ("ana", "no")]
+        error = json.loads((tmp_path / "out.csv.errors.jsonl").read_text())
+        assert error["id"] == "bad" and error["line"] == 5 and "person.citizenship[0]" in error["error"]
+
+    def test_batch_unknown_conclusion_writes_nothing(self, tmp_path: Path) -> None:
+        out = tmp_path / "out.csv"
+        code, _, err = run("batch", str(ROOT / "examples" / "cohort.csv"), "-o", str(out),
+                           "--conclusions", "img,match_eligble", "--no-progress")
+        assert code == 2 and "match_eligble" in err and not out.exists()
