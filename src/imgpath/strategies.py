@@ -112,7 +112,7 @@ def exam_histories(draw: st.DrawFn, *, start: _dt.date = _dt.date(2016, 1, 1),
         for _ in range(draw(st.integers(0, 2))):
             exams.append(draw(oet_sittings(after=_dt.date(2018, 1, 1), before=end)))
     if draw(st.integers(0, 9)) == 0:
-        exams.append({"exam": "texas_jp", "date": cursor, "result": "pass"})
+        exams.append({"exam": "texas_jp", "date": min(cursor, end), "result": "pass"})
     return exams
 
 
@@ -200,7 +200,10 @@ def applicants(draw: st.DrawFn, *, kind: str | None = None,
             ecfmg["pathway"] = {"number": draw(st.integers(1, 6)), "season": season,
                                 "accepted": _dt.date(season - 1, draw(st.integers(1, 12)), 15)}
         if {"step1", "step2ck"} <= passes and draw(st.booleans()):
-            certified = draw(_date_between(_dt.date(2018, 1, 1), when + _dt.timedelta(days=300)))
+            # a certificate follows the Step 1 and Step 2 CK passes and the graduation it certifies
+            earliest = max([e["date"] for e in doc["exams"] if e["exam"] in ("step1", "step2ck")
+                            and e.get("result") == "pass"] + ([graduated] if graduated else []))
+            certified = draw(_date_between(earliest, max(earliest, when + _dt.timedelta(days=300))))
             ecfmg["certified"] = certified
             if "pathway" in ecfmg or certified >= _dt.date(2021, 1, 26):
                 ecfmg["expires"] = certified + _dt.timedelta(days=draw(st.integers(300, 1200)))
