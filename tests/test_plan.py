@@ -182,3 +182,11 @@ def test_goal_that_would_stay_unknown() -> None:
     plan = ev.next_steps("licensable", state="TN")
     assert not plan.options
     assert "still be UNKNOWN" in plan.blocked and "figure states.TN.usmle_time_limit_years" in plan.blocked
+
+
+def test_no_option_is_a_bigger_version_of_another() -> None:
+    """Texas asks two years of GME of an IMG: three years is not offered as a second option."""
+    ev = imgpath.evaluate(imgpath.load_applicant("examples/india-img-2027.toml"), as_of=dt.date(2026, 11, 25))
+    plan = ev.next_steps("licensable", state="TX")
+    gme = [s.id for o in plan.options for s in o.steps if s.id.startswith("complete_gme")]
+    assert gme == ["complete_gme[n=2][state=TX]"]

@@ -561,7 +561,8 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
             if rest and verdict(rest) is Verdict.YES:
                 pending.append(rest)
     minimal = sorted(found.items(), key=lambda kv: (len(kv[0]), sorted(kv[0])))
-    minimal = [(k, c) for k, c in minimal if not any(o < k for o, _ in minimal)]
+    minimal = [(k, c) for k, c in minimal
+               if not any(o < k or (o != k and _smaller(oc, c)) for o, oc in minimal)]
     options = [_option(ev, key, combo, base) for _, combo in minimal[:MAX_OPTIONS]]
     if options or ev.verdict(goal, **dict(args)) is not Verdict.NO:
         return options, ""
@@ -575,6 +576,23 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
     missing = ", ".join([*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]) or "conflicting sources"
     steps = "; ".join(u.text("action") for u in _units(closest))
     return [], f"after {steps} it would still be UNKNOWN, decided by {missing}"
+
+
+def _smaller(a: tuple[_Action, ...], b: tuple[_Action, ...]) -> bool:
+    """Whether option ``a`` is ``b`` with some growing variants smaller (2 years of training, not 3)."""
+    ua, ub = _units(a), _units(b)
+    if sorted(u.id for u in ua) != sorted(u.id for u in ub):
+        return False
+    for x in ua:
+        y = next(u for u in ub if u.id == x.id)
+        if x.key == y.key:
+            continue
+        if not x.spec.get("smaller_first"):
+            return False
+        for k, order in x.spec.get("each", {}).items():
+            if order.index(x.params[k]) > order.index(y.params[k]):
+                return False
+    return True
 
 
 def _blocker(after: Evaluation, key: tuple[str, Any], acted: bool, depth: int = 0) -> str:
