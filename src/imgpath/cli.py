@@ -172,7 +172,7 @@ def _reason(ev: Any, c: Any) -> str:
     except ValueError:
         return ""
     if c.verdict.value == "unknown":
-        missing = wn.missing + [f"figure {p}" for p in wn.missing_parameters]
+        missing = wn.decided_by
         if missing:
             return "missing: " + ", ".join(missing[:4])
         if any(ch.reason for ch in wn.checks if ch.status == "unknown"):

@@ -239,6 +239,12 @@ class WhyNot:
             out.update(dict.fromkeys(sub.missing_parameters))
         return list(out)
 
+    @property
+    def decided_by(self) -> list[str]:
+        """What would decide it, in words: the missing field paths, then ``figure <table.row.column>``
+        for each unsourced figure."""
+        return [*self.missing, *(f"figure {n}" for n in self.missing_parameters)]
+
     def failed(self) -> list[tuple[str, Condition]]:
         """(rule id, condition) for every condition that fails on known facts."""
         return [(ch.rule.id, c) for ch in self.checks for c in ch.conditions if c.status == "fails"]
@@ -265,9 +271,8 @@ class WhyNot:
                 lines.append(f"    {c.line()}")
         if self.premises:
             lines.append("  rests on UNKNOWN: " + ", ".join(p.label for p in self.premises))
-        decided_by = [*self.missing, *(f"figure {n}" for n in self.missing_parameters)]
-        if decided_by:
-            lines.append("  would be decided by: " + ", ".join(decided_by))
+        if self.decided_by:
+            lines.append("  would be decided by: " + ", ".join(self.decided_by))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

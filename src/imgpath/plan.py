@@ -573,7 +573,7 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
         return [], _blocker(after, key, bool(union))
     closest = minimise(closest, Verdict.UNKNOWN)
     wn = results[frozenset(a.key for a in closest)].why_not(goal, **dict(args))
-    missing = ", ".join([*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]) or "conflicting sources"
+    missing = ", ".join(wn.decided_by) or "conflicting sources"
     steps = "; ".join(u.text("action") for u in _units(closest))
     return [], f"after {steps} it would still be UNKNOWN, decided by {missing}"
 

@@ -52,9 +52,8 @@ def evaluation_html(ev: Evaluation) -> str:
             detail = f"<details><summary class='c'>why</summary>{_derivation(ev.why(c.name, **c.args).root)}</details>"
         else:  # NO and UNKNOWN: the rules judged condition by condition, and what is missing
             wn = ev.why_not(c.name, **c.args)
-            decided_by = [*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]
-            missing = (f"<div class='c'>missing: {_e(', '.join(decided_by))}</div>"
-                       if c.verdict.value == "unknown" and decided_by else "")
+            missing = (f"<div class='c'>missing: {_e(', '.join(wn.decided_by))}</div>"
+                       if c.verdict.value == "unknown" and wn.decided_by else "")
             detail = f"{missing}<details><summary class='c'>why not</summary>{_why_not_body(wn)}</details>"
         rows.append(f"<tr><td><code>{_e(c.label)}</code>{detail}</td><td>{_badge(c.verdict.value)}</td>"
                     f"<td>{value}</td><td class='c'>{_e(c.confidence)}</td>"
@@ -110,9 +109,8 @@ def _why_not_body(wn: WhyNot) -> str:
     if wn.premises:
         parts.append("<div>rests on UNKNOWN: " + ", ".join(f"<code>{_e(p.label)}</code>" for p in wn.premises)
                      + "</div>")
-    decided_by = [*wn.missing, *(f"figure {n}" for n in wn.missing_parameters)]
-    if decided_by:
-        parts.append("<div>would be decided by: " + ", ".join(f"<code>{_e(m)}</code>" for m in decided_by)
+    if wn.decided_by:
+        parts.append("<div>would be decided by: " + ", ".join(f"<code>{_e(m)}</code>" for m in wn.decided_by)
                      + "</div>")
     return "".join(parts)
 
