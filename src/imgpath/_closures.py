@@ -56,32 +56,22 @@ class _Builder:
     # ------------------------------------------------------------------ truth
 
     def truth(self, node: ex.Node) -> Fn:
-        if isinstance(node, ex.And):
+        if isinstance(node, (ex.And, ex.Or)):
+            # Kleene and/or: the decisive value (F for and, T for or) wins at once, else U if any
+            # part is unknown, else the identity (T for and, F for or)
             parts = [self.truth(a) for a in node.args]
+            decisive, identity = (_F, _T) if isinstance(node, ex.And) else (_T, _F)
 
-            def f_and(fr: Frame) -> ex.K:
-                out = _T
+            def f_junction(fr: Frame) -> ex.K:
+                out = identity
                 for p in parts:
                     v = p(fr)
-                    if v is _F:
-                        return _F
+                    if v is decisive:
+                        return decisive
                     if v is _U:
                         out = _U
                 return out
-            return f_and
-        if isinstance(node, ex.Or):
-            parts = [self.truth(a) for a in node.args]
-
-            def f_or(fr: Frame) -> ex.K:
-                out = _F
-                for p in parts:
-                    v = p(fr)
-                    if v is _T:
-                        return _T
-                    if v is _U:
-                        out = _U
-                return out
-            return f_or
+            return f_junction
         if isinstance(node, ex.Not):
             inner = self.truth(node.arg)
             return lambda fr: ex.K(2 - inner(fr))
