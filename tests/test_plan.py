@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 import imgpath
 from imgpath import Verdict
 from imgpath import strategies as ips
-from imgpath.plan import _Action, _apply, _params_of  # the helpers the property replays steps with
+from imgpath.plan import Step, _Action, _apply, _params_of  # the helpers the property replays steps with
 
 AS_OF = dt.date(2026, 1, 15)
 STUDENT = {"school": {"country": "US", "degree": "MD", "graduated": "2025-05-20"}, "exams": [],
@@ -63,6 +64,16 @@ UNCHANGEABLE = ("person", "school", "licenses", "practice")  # citizenship, scho
 PLANS = max(20, settings.default.max_examples // 4)  # each example plans (tens of what-if evaluations)
 
 
+def _replay(doc: dict, steps: Iterable[Step], ev: imgpath.Evaluation) -> dict:
+    """A copy of ``doc`` with each of ``steps`` applied by the planner's own patcher."""
+    out = copy.deepcopy(doc)
+    catalog = ev.book.extras["actions"]["actions"]
+    for step in steps:
+        base = step.id.split("[")[0]
+        _apply(out, _Action(base, catalog[base], _params_of(step.id)), ev)
+    return out
+
+
 @pytest.mark.property
 @settings(max_examples=PLANS, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(ips.imgs(as_of=st.just(AS_OF), complete=True), ips.applicants(as_of=st.just(AS_OF), complete=True),
@@ -88,10 +99,7 @@ def test_applying_a_plan_makes_the_goal_yes(app: imgpath.Applicant, goal_args: t
         return
     catalog = ev.book.extras["actions"]["actions"]
     for option in plan.options:
-        replayed = copy.deepcopy(doc)
-        for step in option.steps:
-            base = step.id.split("[")[0]
-            _apply(replayed, _Action(base, catalog[base], _params_of(step.id)), ev)
+        replayed = _replay(doc, option.steps, ev)
         assert imgpath.evaluate(replayed, as_of=AS_OF).verdict(goal, **args) is Verdict.YES, option
         assert imgpath.evaluate(dict(option.document), as_of=AS_OF).verdict(goal, **args) is Verdict.YES
         for section in UNCHANGEABLE:
@@ -101,11 +109,7 @@ def test_applying_a_plan_makes_the_goal_yes(app: imgpath.Applicant, goal_args: t
         for step in option.steps:  # a step that requires a conclusion gets it from the other steps
             needs = catalog[step.id.split("[")[0]].get("requires")
             if needs:
-                others = copy.deepcopy(doc)
-                for o in option.steps:
-                    if o.id != step.id:
-                        _apply(others, _Action(o.id.split("[")[0], catalog[o.id.split("[")[0]],
-                                               _params_of(o.id)), ev)
+                others = _replay(doc, [o for o in option.steps if o.id != step.id], ev)
                 assert imgpath.evaluate(others, as_of=AS_OF).verdict(needs) is Verdict.YES, (step.id, needs)
         ids = [s.id.split("[")[0] for s in option.steps]
         for k, step in enumerate(option.steps):
@@ -127,14 +131,9 @@ def test_long_plans_are_found() -> None:
     assert set(ids) == {"pass_step1", "pass_step2ck", "pass_oet", "apply_pathway", "verify_credentials",
                         "obtain_certificate"}
     assert ids[-1] == "obtain_certificate"
-    catalog = ev.book.extras["actions"]["actions"]
     before_certificate = [s for s in plan.steps if not s.id.startswith("obtain_certificate")]
     for s in before_certificate:  # irredundant: without any one of them the certificate's requirement fails
-        partial = copy.deepcopy(FRESH_IMG)
-        for other in before_certificate:
-            if other.id != s.id:
-                b = other.id.split("[")[0]
-                _apply(partial, _Action(b, catalog[b], _params_of(other.id)), ev)
+        partial = _replay(FRESH_IMG, [o for o in before_certificate if o.id != s.id], ev)
         assert imgpath.evaluate(partial, as_of=AS_OF).verdict("ecfmg_requirements_met") is not Verdict.YES, s.id
     assert imgpath.evaluate(dict(plan.options[0].document), as_of=AS_OF).verdict(plan.goal) is Verdict.YES
 
