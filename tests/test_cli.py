@@ -85,21 +85,16 @@ def test_batch_csv_jsonl_with_error_file(tmp_path: Path) -> None:
 class TestErrors:
     """Bad input exits 2 with the problem named (and writes nothing); rule problems exit 1."""
 
-    def test_unknown_conclusion_suggests_a_name(self, capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["explain", str(EXAMPLE), "licenseable", "state=TX"]) == 2
-        assert "did you mean 'licensable'" in capsys.readouterr().err
-
-    def test_argument_that_is_not_arg_equals_value(self, capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["explain", str(EXAMPLE), "licensable", "TX"]) == 2
-        assert "ARG=VALUE" in capsys.readouterr().err
-
-    def test_goal_missing_its_argument(self, capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["plan", str(EXAMPLE), "--goal", "licensable"]) == 2
-        assert "state" in capsys.readouterr().err
-
-    def test_state_outside_the_applicants_interest(self, capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["explain", str(EXAMPLE), "licensable", "state=CA"]) == 2
-        assert "interest" in capsys.readouterr().err
+    @pytest.mark.parametrize(("argv", "says"), [
+        (["explain", "licenseable", "state=TX"], "did you mean 'licensable'"),  # unknown conclusion
+        (["explain", "licensable", "TX"], "ARG=VALUE"),  # an argument that is not ARG=VALUE
+        (["plan", "--goal", "licensable"], "state"),  # a goal missing its argument
+        (["explain", "licensable", "state=CA"], "interest"),  # a state outside the applicant's interest
+    ], ids=["unknown-conclusion", "not-arg-equals-value", "goal-missing-argument", "state-not-of-interest"])
+    def test_bad_arguments_exit_2_and_say_why(self, argv: list[str], says: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+        assert main([argv[0], str(EXAMPLE), *argv[1:]]) == 2
+        assert says in capsys.readouterr().err
 
     def test_missing_file_and_bad_date(self, tmp_path: Path) -> None:
         code, _, err = run("check", str(tmp_path / "nobody.toml"))
