@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import threading
 
-import durable_rules_engine as dre
 import pytest
 
 import imgpath
 from imgpath import engine as engine_mod
+from imgpath._dre import engine as dre
 from imgpath.compiler import encode
 from imgpath.context import Context
 from imgpath.engine import RuleBase, base_facts

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import durable_rules_engine as _dre
 import orjson
 
 from . import expressions as ex
+from ._dre import engine as _dre
 from .compiler import EngineAction, Program, encode
 from .context import Context, RowRef
 from .errors import EngineError
