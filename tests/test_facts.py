@@ -588,6 +588,14 @@ class TestLoadApplicant:
         assert info.value.file == str(p) and "JSON" in str(info.value)
         assert not isinstance(info.value, json.JSONDecodeError)
 
+    def test_json_duplicate_keys(self, tmp_path: Path) -> None:
+        """A repeated key is refused, not silently resolved to the last value (issue 14, finding 12)."""
+        p = tmp_path / "dup.json"
+        p.write_text('{"person": {"us_status": "citizen", "us_status": "none"}}')
+        with pytest.raises(InvalidFacts, match="appears twice") as info:
+            load_applicant(p)
+        assert info.value.file == str(p)
+
     def test_bad_toml(self, tmp_path: Path) -> None:
         """Malformed TOML (an impossible date literal) is InvalidFacts naming the file."""
         p = tmp_path / "broken.toml"

@@ -588,7 +588,8 @@ def load_applicant(path: str | Path) -> Applicant:
         if suffix == ".toml":
             data = tomllib.loads(raw.decode("utf-8"))
         elif suffix == ".json":
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                              object_pairs_hook=_no_duplicate_keys)
         else:
             raise InvalidFacts("", "expected a .toml or .json file", file=name)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as err:
@@ -601,6 +602,16 @@ def load_applicant(path: str | Path) -> Applicant:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number imgpath accepts")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose key repeats is refused (JSON parsers silently keep the last; TOML refuses too)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the key {bounded_repr(k)} appears twice in one object")
+        out[k] = v
+    return out
 
 
 def section_classes() -> dict[str, type]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import functools
-import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -604,59 +603,52 @@ def rulebook() -> Rulebook:
     return load_rulebook(rules_dir(), cache=True)
 
 
-def _cache_file(root: Path) -> Path | None:
-    """Where a parsed rulebook is cached: keyed by the content of every rules file and by imgpath's source."""
-    import hashlib
-    import os
+def _cache_key(root: Path) -> str:
+    """Key of a parsed rulebook: every rules file's name and content, and imgpath's own source
+    (the cache holds instances of its classes)."""
+    from . import _cache
 
-    base = os.environ.get("IMGPATH_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "imgpath")
-    digest = hashlib.sha256()
+    parts: list[bytes | str] = []
     for f in sorted(root.rglob("*.toml")):
         if "scenarios" in f.parts:
             continue
-        digest.update(str(f.relative_to(root)).encode())
-        digest.update(f.read_bytes())
+        parts += [str(f.relative_to(root)), f.read_bytes()]
     here = Path(__file__).resolve().parent
-    for module in ("rulebook.py", "expressions.py", "facts.py"):
-        digest.update((here / module).read_bytes())
-    return Path(base) / f"rulebook-{digest.hexdigest()[:24]}.pickle"
+    for module in sorted(here.glob("*.py")):
+        parts += [module.name, module.read_bytes()]
+    return _cache.key(*parts)
 
 
 def load_rulebook(path: str | Path, *, cache: bool = False) -> Rulebook:
     """Load and check a rules folder (``*.toml`` rule files, ``sources.toml``, ``conclusions.toml``, ``data/``).
 
-    With ``cache``, a parsed copy is kept on disk (``$IMGPATH_CACHE_DIR``, else
-    ``~/.cache/imgpath``) keyed by the files' content, so later processes start faster; a
-    cache that cannot be read or written is ignored.
+    With ``cache``, a parsed copy is kept in imgpath's per-user cache (:mod:`imgpath._cache`:
+    ``$IMGPATH_CACHE_DIR``, else ``~/.cache/imgpath``) keyed by the files' content, so later
+    processes start faster. A cache entry is read only from a private directory the user owns
+    and only when its checksum matches; anything else is rebuilt.
     """
     import pickle
+
+    from . import _cache
 
     root = Path(path)
     if not root.is_dir():
         raise RuleError(f"{root} is not a folder of rules")
-    target = None
+    entry = None
     if cache:
         try:
-            target = _cache_file(root)
-            if target is not None and target.exists():
-                with target.open("rb") as fh:
-                    book = pickle.load(fh)
+            entry = _cache_key(root)
+            payload = _cache.load("rulebook", entry)
+            if payload is not None:
+                book = pickle.loads(payload)
                 if isinstance(book, Rulebook):
                     book.path = root
                     return book
-        except Exception:  # noqa: BLE001 - a stale or unreadable cache is rebuilt, never trusted
-            target = target if target is not None else None
-    book = _load(root)
-    if target is not None:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(book, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-        except Exception:  # noqa: BLE001 - no cache then: correctness never depends on it
+        except Exception:  # noqa: BLE001 - an unreadable entry is rebuilt, never trusted
             pass
+    book = _load(root)
+    if entry is not None:
+        _cache.store("rulebook", entry, pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL))
     return book
 
 
