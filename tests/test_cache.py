@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import imgpath
-from imgpath import _cache
-from imgpath.rulebook import _cache_key, load_rulebook, rules_dir
+from imgpath._internal import cache as _cache
+from imgpath.rulebook import load_rulebook, rules_dir
+from imgpath.rulebook.book import cache_key as _cache_key
 
 
 class _Exploit:

@@ -109,8 +109,27 @@ class TestErrors:
             fh.write('\n[[rule]]\nid = "img.broken"\ntitle = "broken"\nwhen = ["school.contry == \'IN\'"]\n'
                      'then = { conclusion = "img" }\nsources = ["ecfmg-ib-certification"]\nconfidence = "primary"\n')
         code, out, err = run("rules", "--lint", "--path", str(rules))
-        assert code == 1
+        assert code == 2  # the rules the user pointed at are their input
         assert "img.broken" in out + err and "did you mean 'country'" in out + err
+
+    def test_missing_rules_folder_is_bad_input(self, tmp_path: Path) -> None:
+        code, _, err = run("rules", "--path", str(tmp_path / "nowhere"))
+        assert code == 2 and "not a folder of rules" in err
+
+    def test_internal_error_is_not_reported_as_bad_input(self, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        import imgpath.cli as cli
+
+        def boom(*a: object, **k: object) -> None:
+            raise KeyError("an internal bug")
+
+        monkeypatch.setattr(cli, "evaluate", boom)
+        monkeypatch.delenv("IMGPATH_DEBUG", raising=False)
+        doc = tmp_path / "a.toml"
+        doc.write_text('[school]\ncountry = "IN"\n')
+        assert main(["check", str(doc)]) == 1
+        err = capsys.readouterr().err
+        assert "internal error" in err and "bug in imgpath" in err
 
 
 class TestOutputs:

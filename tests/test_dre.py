@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import imgpath
-from imgpath import _dre
+from imgpath._internal import dre as _dre
 
 SRC = Path(imgpath.__file__).resolve().parent
 
@@ -22,12 +22,12 @@ def test_extension_loads_and_evaluates() -> None:
 def test_no_module_sets_a_callback_that_would_call_the_removed_symbol() -> None:
     # the lazily bound PyEval_CallObject is reached only through these setters (engine-notes §8)
     setter = re.compile(r"set_\w*callback")
-    offenders = [p.name for p in SRC.rglob("*.py") if p.name != "_dre.py" and setter.search(p.read_text())]
+    offenders = [p.name for p in SRC.rglob("*.py") if p.name != "dre.py" and setter.search(p.read_text())]
     assert offenders == []
 
 
 def test_dlopen_flags_restored_after_import() -> None:
-    code = ("import sys; before = sys.getdlopenflags(); import imgpath._dre; "
+    code = ("import sys; before = sys.getdlopenflags(); import imgpath._internal.dre; "
             "assert sys.getdlopenflags() == before, (before, sys.getdlopenflags()); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

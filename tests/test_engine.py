@@ -10,8 +10,9 @@ import pytest
 
 import imgpath
 from imgpath import engine as engine_mod
-from imgpath._dre import engine as dre
-from imgpath.compiler import encode
+from imgpath._internal.dre import engine as dre
+from imgpath.compiler import encode, lowered
+from imgpath.compiler import program as program_for
 from imgpath.context import Context
 from imgpath.engine import RuleBase, base_facts
 from imgpath.errors import EngineError
@@ -25,7 +26,7 @@ DOC = {"school": {"country": "IN", "graduated": "2022-06-30"}, "exams": [
 
 @pytest.fixture()
 def program() -> object:
-    return imgpath.rulebook().program(AS_OF)
+    return lowered(program_for(imgpath.rulebook(), AS_OF))
 
 
 class TestLifecycle:
@@ -155,6 +156,6 @@ class TestEngineTraps:
         """Every set of rules in force on some date compiles within the engine's limits."""
         book = imgpath.rulebook()
         for day in [dt.date(2019, 1, 1), *book.change_dates()]:
-            program = book.program(day)
-            for definition in program.definitions.values():
+            engine_program = lowered(program_for(book, day))
+            for definition in engine_program.definitions.values():
                 assert len(definition["all"]) <= 15

@@ -17,29 +17,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from typing import TYPE_CHECKING
+from ._internal.version import VERSION as __version__
 
-from .diff import Diff, diff  # eager: a lazily imported submodule named diff would shadow the function
-from .errors import EngineError, ImgpathError, InvalidFacts, RuleError
-from .evaluation import Conclusion, Evaluation, Verdict, evaluate, evaluate_many
+# the composition root: every layer is imported here, top ones last, so the presentation layers
+# (explain, plan, lint, render) have provided the functions lower objects offer (_internal.views)
+from .errors import (EngineError, ImgpathError, InvalidArguments, InvalidFacts, QueryError,
+                     RuleError, UnknownConclusion, UnknownRule)
 from .facts import Applicant, load_applicant
-from .rulebook import Rulebook, load_rulebook, rulebook
-
-if TYPE_CHECKING:
-    from .plan import calendar
-
-__version__ = "0.1.0"
+from .rulebook import Confidence, Rulebook, load_rulebook, rulebook
+from .evaluation import Conclusion, Evaluation, Verdict, evaluate
+from . import explain as _explain, lint as _lint, plan as _plan, render as _render  # noqa: F401
+from .plan import calendar
+from .diff import Diff, diff  # a lazily imported submodule named diff would shadow the function
+from .batch import evaluate_many
 
 __all__ = [
     "Applicant",
     "Conclusion",
+    "Confidence",
     "Diff",
     "EngineError",
     "Evaluation",
     "ImgpathError",
+    "InvalidArguments",
     "InvalidFacts",
+    "QueryError",
     "RuleError",
     "Rulebook",
+    "UnknownConclusion",
+    "UnknownRule",
     "Verdict",
     "__version__",
     "calendar",
@@ -63,10 +69,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(".strategies", __name__)
     if name in ("to_frame", "evaluate_frame"):  # pandas is optional (the `pandas` extra)
         return getattr(importlib.import_module(".frame", __name__), name)
-    if name == "calendar":
-        return importlib.import_module(".plan", __name__).calendar
     raise AttributeError(f"module 'imgpath' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(__all__)

@@ -30,10 +30,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .compiler import Firing, program
+from .context import Context
 from .errors import InvalidFacts
-from .facts import Applicant, bounded_repr, fields_by_key
+from .evaluation import Evaluation, as_applicant, evaluate
+from .facts import Applicant, bounded_repr, field_meta, fields_by_key, section_classes
+from .rulebook import Rulebook, load_rulebook
+from .rulebook import rulebook as default_rulebook
 
-__all__ = ["flatten", "parallel_evaluate", "read_cohort", "result_row", "unflatten"]
+__all__ = ["evaluate_many", "flatten", "parallel_evaluate", "read_cohort", "result_row", "unflatten"]
 
 _LISTS = ("exams", "licenses", "training", "practice")
 _PATH = re.compile(r"^([a-z_]+)(?:\[(\d+)\])?((?:\.[a-z_]+)*)$")
@@ -64,7 +69,6 @@ def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def unflatten(row: Mapping[str, str]) -> dict[str, Any]:
     """The document form of flat cells, typed by the schema; raises InvalidFacts naming the column."""
-    from .facts import _meta  # type: ignore[attr-defined]
 
     doc: dict[str, Any] = {}
     for column, text in row.items():
@@ -97,7 +101,7 @@ def unflatten(row: Mapping[str, str]) -> dict[str, Any]:
             fields = fields_by_key(current)
             if part not in fields:
                 raise InvalidFacts(column, f"unknown field {part!r}")
-            meta = _meta(fields[part])
+            meta = field_meta(fields[part])
             if i < len(rest) - 1:
                 target = target.setdefault(part, {})
                 current = meta["cls"]
@@ -107,8 +111,6 @@ def unflatten(row: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _section_class(section: str, column: str) -> type:
-    from .facts import section_classes
-
     classes = section_classes()
     if section not in classes:
         raise InvalidFacts(column, f"unknown section {section!r}")
@@ -185,9 +187,7 @@ _worker_state: dict[str, Any] = {}
 def _init_worker(rules_path: str | None, engine: str) -> None:
     """Pool initializer: one rulebook (and compiled rulesets) per process, malloc pinned (engine-notes §4)."""
     _pin_malloc()
-    from .rulebook import load_rulebook, rulebook
-
-    _worker_state["book"] = load_rulebook(rules_path) if rules_path else rulebook()
+    _worker_state["book"] = load_rulebook(rules_path) if rules_path else default_rulebook()
     _worker_state["engine"] = engine
 
 
@@ -203,8 +203,6 @@ def _pin_malloc() -> None:
 
 
 def _work(item: tuple[Any, _dt.date | None]) -> tuple[str, Any]:
-    from .evaluation import evaluate
-
     doc, as_of = item
     try:
         ev = evaluate(doc, as_of=as_of, rulebook=_worker_state["book"], engine=_worker_state["engine"])
@@ -214,8 +212,6 @@ def _work(item: tuple[Any, _dt.date | None]) -> tuple[str, Any]:
 
 
 def _work_row(item: tuple[Any, _dt.date | None, Any]) -> tuple[str, Any]:
-    from .evaluation import evaluate
-
     doc, as_of, conclusions = item
     try:
         ev = evaluate(doc, as_of=as_of, rulebook=_worker_state["book"], engine=_worker_state["engine"])
@@ -230,17 +226,30 @@ def _pool(workers: int, book: Any, engine: str) -> Any:
     return ctx.Pool(workers, initializer=_init_worker, initargs=(path, engine))
 
 
+def evaluate_many(
+    applicants: Iterable[Applicant | Mapping[str, Any]],
+    *,
+    as_of: _dt.date | None = None,
+    workers: int | None = None,
+    rulebook: Rulebook | None = None,
+    engine: str = "durable",
+    chunksize: int = 256,
+) -> Iterator[Evaluation]:
+    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes."""
+    if not workers or workers <= 1:
+        for a in applicants:
+            yield evaluate(a, as_of=as_of, rulebook=rulebook, engine=engine)
+        return
+    yield from parallel_evaluate(applicants, as_of=as_of, workers=workers, rulebook=rulebook,
+                                 engine=engine, chunksize=chunksize)
+
+
 def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, workers: int, rulebook: Any,
                       engine: str, chunksize: int = 256) -> Iterator[Any]:
     """Evaluate in ``workers`` processes; evaluations come back in input order."""
-    from .context import Context
-    from .engine import Firing
-    from .evaluation import Evaluation, _as_applicant
-    from .rulebook import rulebook as default_rulebook
-
     book = rulebook or default_rulebook()
     items = list(applicants)
-    docs = [_as_applicant(a) for a in items]  # every document is checked before any is evaluated
+    docs = [as_applicant(a) for a in items]  # every document is checked before any is evaluated
     # a mapping travels as itself (pickling a dict costs a tenth of pickling the Applicant); the
     # worker validates it again, in parallel with the others
     sent = [(a if type(a) is dict else d, as_of) for a, d in zip(items, docs, strict=True)]
@@ -251,7 +260,7 @@ def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, work
                 raise InvalidFacts("", payload)
             when = as_of or doc.as_of or _dt.date.today()
             firings = [Firing(*f) for f in payload]
-            yield Evaluation(book.program(when), Context(book, doc, when), firings, engine)
+            yield Evaluation(program(book, when), Context(book, doc, when), firings, engine)
 
 
 def run_batch(ns: Any) -> int:
@@ -291,8 +300,6 @@ def run_batch(ns: Any) -> int:
                     errors.append({"line": line, "id": rid, "error": payload})
                 progress.update(1)
     else:
-        from .evaluation import evaluate
-
         for line, rid, applicant in good:
             ev = evaluate(applicant, as_of=ns.as_of)
             rows.append({"id": rid, **result_row(ev, conclusions)})

@@ -9,13 +9,18 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import ImgpathError, InvalidFacts, RuleError
+from ._internal.version import VERSION as __version__
+from .batch import run_batch
+from .errors import EngineError, ImgpathError, InvalidArguments, InvalidFacts, QueryError, RuleError
+from .evaluation import evaluate
+from .facts import load_applicant
+from .rulebook import load_rulebook, rulebook
 
 __all__ = ["main"]
 
@@ -77,7 +82,7 @@ def _args(pairs: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise InvalidFacts(pair, "conclusion arguments are ARG=VALUE, e.g. state=TX or pathway=6")
+            raise InvalidArguments(f"{pair!r}: conclusion arguments are ARG=VALUE, e.g. state=TX or pathway=6")
         k, v = pair.split("=", 1)
         out[k] = int(v) if v.isdigit() else v
     return out
@@ -99,29 +104,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imgpath: invalid input: {err}", file=sys.stderr)
         print("hint: see the applicant schema in docs/reference/schema.md or `imgpath check --help`", file=sys.stderr)
         return 2
-    except (KeyError, ValueError, TypeError) as err:
-        if isinstance(err, RuleError):
-            print(f"imgpath: rule error: {err}", file=sys.stderr)
-            return 1
-        message = err.args[0] if err.args else str(err)
-        print(f"imgpath: {message}", file=sys.stderr)
+    except QueryError as err:
+        print(f"imgpath: {err}", file=sys.stderr)
         return 2
-    except ImgpathError as err:
+    except RuleError as err:
+        # rules the user pointed at are their input; the packaged rules failing is our bug
+        print(f"imgpath: rule error: {err}", file=sys.stderr)
+        return 2 if getattr(ns, "path", None) else 1
+    except (EngineError, ImgpathError) as err:
         print(f"imgpath: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("imgpath: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - an internal bug: never reported as bad input
+        if os.environ.get("IMGPATH_DEBUG"):
+            raise
+        print(f"imgpath: internal error ({type(err).__name__}: {err}); this is a bug in imgpath, not in "
+              "your input. Run again with IMGPATH_DEBUG=1 for the traceback and report it.", file=sys.stderr)
+        return 1
 
 
 def _run(ns: argparse.Namespace) -> int:
-    from .evaluation import evaluate
-    from .facts import load_applicant
-
     if ns.command == "rules":
         return _rules(ns)
     if ns.command == "batch":
-        from .batch import run_batch
-
         return run_batch(ns)
     applicant = load_applicant(ns.file)
     ev = evaluate(applicant, as_of=ns.as_of, engine=ns.engine)
@@ -188,13 +197,7 @@ def _reason(ev: Any, c: Any) -> str:
 
 
 def _rules(ns: argparse.Namespace) -> int:
-    from .rulebook import load_rulebook, rulebook
-
-    try:
-        book = load_rulebook(ns.path) if ns.path else rulebook()
-    except RuleError as err:
-        print(f"error: load: {err}", file=sys.stderr)
-        return 1
+    book = load_rulebook(ns.path) if ns.path else rulebook()
     if ns.lint:
         issues = book.lint()
         for issue in issues:
@@ -202,13 +205,12 @@ def _rules(ns: argparse.Namespace) -> int:
         errors = sum(1 for i in issues if i.level == "error")
         print(f"{len(book.rules)} rules, {len(book.sources)} sources: {errors} error(s), "
               f"{len(issues) - errors} warning(s)")
-        return 1 if errors else 0
+        return (2 if ns.path else 1) if errors else 0
     if ns.format == "json":
         print(json.dumps(book.to_dict(), indent=2, default=str))
         return 0
     for r in book.rules:
-        start, until = r.effective
-        print(f"{r.id}  [{r.confidence}]  {start} – {until or 'open'}")
+        print(f"{r.id}  [{r.confidence}]  {r.window.span}")
         print(f"    {r.title}")
         print(f"    sources: {', '.join(book.sources[s].url for s in r.sources)}")
     return 0

@@ -73,7 +73,7 @@ def _third_friday_of_march(year: int) -> _dt.date:
 
 def match_day(book: Rulebook, year: int) -> tuple[_dt.date, bool]:
     """Match Day of ``year`` and whether it comes from the data (else the third Friday of March, §6.9)."""
-    seasons = _season_table(book)
+    seasons = book.season_table()
     cell = seasons.cell(year, "match_day") if seasons else None
     if cell is not None:
         return cell.value, True
@@ -93,13 +93,6 @@ def season_for(book: Rulebook, applicant: Applicant, as_of: _dt.date) -> int:
     return year if match_day(book, year)[0] >= as_of else year + 1
 
 
-def _season_table(book: Rulebook) -> Table | None:
-    for table in book.tables.values():
-        if table.bind == "season":
-            return table
-    return None
-
-
 class Context:
     """Everything one evaluation reads: facts at ``as_of``, the season row, the rows in scope.
 
@@ -113,7 +106,7 @@ class Context:
         self.as_of = as_of
         self.applicant = known_at(applicant, as_of)
         self.season = season_for(book, applicant, as_of)
-        self.season_table = _season_table(book)
+        self.season_table = book.season_table()
         self.season_row: Mapping[str, Any] = (
             self.season_table.rows.get(self.season, {}) if self.season_table else {})
         self._sections = section_classes()

@@ -14,12 +14,11 @@ two ``as_of`` dates, with the law changed between them).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-if TYPE_CHECKING:
-    from .evaluation import Evaluation
+from .evaluation import Evaluation
 
 __all__ = ["Change", "Diff", "diff"]
 

@@ -1,4 +1,4 @@
-"""The durable-rules driver: a compiled :class:`~imgpath.compiler.Program` run on the C Rete engine.
+"""The durable-rules driver: a lowered :class:`~imgpath.compiler.EngineProgram` run on the C Rete engine.
 
 It talks to ``durable_rules_engine`` directly (engine-notes §7): no
 ``durable.lang`` registry, no ``engine.Host`` background threads. One
@@ -16,54 +16,34 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import attrs
 import orjson
 
 from . import expressions as ex
-from ._dre import engine as _dre
-from .compiler import EngineAction, Program, encode
+from ._internal.dre import engine as _dre
+from .compiler import EngineAction, EngineProgram, Firing, encode
+from .compiler.closures import Frame
 from .context import Context, RowRef
 from .errors import EngineError
 
-__all__ = ["Firing", "RuleBase", "base_facts"]
+__all__ = ["Firing", "RuleBase", "base_facts", "rulebase"]
 
 _OBSERVED = 2
 _NOT_HANDLED = 1
 _names = itertools.count(1)
 
 
-@attrs.frozen
-class Firing:
-    """One rule firing: rule id, mode (T: definitely, P: possibly), the instance it concluded.
-
-    ``matched`` maps engine aliases to the facts the engine matched (empty for
-    the reference evaluator); ``row`` is the key of the ``for`` row, if any.
-    """
-
-    rule_id: str
-    mode: str
-    conclusion: str
-    args: tuple[tuple[str, Any], ...]
-    value: Any
-    row: Any = None
-    matched: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
-
-    @property
-    def key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
-        return (self.conclusion, self.args)
-
-
-def base_facts(program: Program, ctx: Context) -> list[dict[str, Any]]:
+def base_facts(program: EngineProgram, ctx: Context) -> list[dict[str, Any]]:
     """Every fact one evaluation asserts before the rules run (without shard copies)."""
     return prepare(program, ctx)[0]
 
 
-def prepare(program: Program, ctx: Context) -> tuple[list[dict[str, Any]], list[Firing]]:
+def prepare(program: EngineProgram, ctx: Context) -> tuple[list[dict[str, Any]], list[Firing]]:
     """The facts one evaluation asserts before the rules run, and the firings of the leaf rules.
 
     Facts: the context, the parameter rows in scope (their key and the columns rules read), one
@@ -79,8 +59,6 @@ def prepare(program: Program, ctx: Context) -> tuple[list[dict[str, Any]], list[
         rows = row_facts[table_name] = {key: _row_fact(table, key, columns) for key in ctx.rows(table_name)}
         if f"r:{table_name}" in program.reads:
             facts.extend(rows.values())
-    from ._closures import Frame
-
     frame = Frame(ctx)
     conditions = program.conditions
     results: dict[tuple[int, Any], ex.K] = {}
@@ -161,18 +139,20 @@ def _row_fact(table: Any, key: Any, columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 class RuleBase:
-    """One compiled durable-rules ruleset for a :class:`Program`; use as a context manager or ``close()``.
+    """One compiled durable-rules ruleset for an :class:`~imgpath.compiler.EngineProgram`; a context manager.
 
     >>> from imgpath.rulebook import rulebook
+    >>> from imgpath.compiler import lowered, program
     >>> import datetime
-    >>> with RuleBase(rulebook().program(datetime.date(2026, 1, 15))) as rb:
+    >>> with RuleBase(lowered(program(rulebook(), datetime.date(2026, 1, 15)))) as rb:
     ...     rb.closed
     False
     """
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: EngineProgram) -> None:
         self.program = program
         self._lock = threading.Lock()
+        _live.add(self)
         self._sids = itertools.count(1)
         self._name = f"imgpath#{next(_names)}"
         try:
@@ -215,6 +195,38 @@ class RuleBase:
         facts, fired = prepare(self.program, ctx)
         with self._lock:
             return _Session(self, facts, fired).run()
+
+
+_live: weakref.WeakSet[RuleBase] = weakref.WeakSet()
+_create_lock = threading.Lock()
+
+
+def rulebase(program: EngineProgram) -> RuleBase:
+    """The compiled ruleset of ``program``, built on first use and kept with the program.
+
+    It lives exactly as long as the program (and so as the rulebook whose cache holds it): no
+    module-level registry keeps a dropped rulebook alive.
+    """
+    rb = program.runtime.get("rulebase")
+    if rb is None or rb.closed:
+        with _create_lock:
+            rb = program.runtime.get("rulebase")
+            if rb is None or rb.closed:
+                rb = program.runtime["rulebase"] = RuleBase(program)
+    return rb  # type: ignore[no-any-return]
+
+
+def _after_fork_in_child() -> None:
+    """A lock another thread held at ``fork()`` stays held forever in the child (engine-notes §8):
+    give every lock of this module a fresh, free one."""
+    global _create_lock
+    _create_lock = threading.Lock()
+    for rb in list(_live):
+        rb._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Session:
@@ -380,7 +392,7 @@ def _abandon(handle: int, state: int) -> None:
         pass
 
 
-def run_many(program: Program, contexts: Iterable[Context]) -> Iterable[list[Firing]]:
+def run_many(program: EngineProgram, contexts: Iterable[Context]) -> Iterable[list[Firing]]:
     """Evaluate several contexts on one ruleset (built and freed here)."""
     with RuleBase(program) as rb:
         for ctx in contexts:

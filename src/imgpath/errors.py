@@ -8,7 +8,8 @@ path, a rule id and file) and a message that says how.
 
 from __future__ import annotations
 
-__all__ = ["EngineError", "ImgpathError", "InvalidFacts", "RuleError"]
+__all__ = ["EngineError", "ImgpathError", "InvalidArguments", "InvalidFacts", "QueryError", "RuleError",
+           "UnknownConclusion", "UnknownRule"]
 
 
 class ImgpathError(Exception):
@@ -63,6 +64,45 @@ class RuleError(ImgpathError, ValueError):
         if text:
             message += f"\n    in: {text}"
         super().__init__(message)
+
+
+class QueryError(ImgpathError, ValueError):
+    """A question asked of an evaluation or a rulebook does not fit its vocabulary.
+
+    The CLI reports it as bad input (exit 2); nothing was evaluated differently.
+    """
+
+
+class UnknownConclusion(QueryError, KeyError):
+    """No conclusion of that name; ``name`` is what was asked, the message suggests the closest.
+
+    >>> raise UnknownConclusion("img_status", "; did you mean 'img'?")
+    Traceback (most recent call last):
+    ...
+    imgpath.errors.UnknownConclusion: no conclusion 'img_status'; did you mean 'img'?
+    """
+
+    def __init__(self, name: str, suggestion: str = "") -> None:
+        self.name = name
+        super().__init__(f"no conclusion {name!r}{suggestion}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class UnknownRule(QueryError, KeyError):
+    """No rule with that id; ``rule_id`` is what was asked."""
+
+    def __init__(self, rule_id: str, suggestion: str = "") -> None:
+        self.rule_id = rule_id
+        super().__init__(f"no rule {rule_id!r}{suggestion}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidArguments(QueryError, TypeError):
+    """A conclusion was asked with the wrong arguments (``licensable`` without ``state=``, ``pathway=9``)."""
 
 
 class EngineError(ImgpathError, RuntimeError):

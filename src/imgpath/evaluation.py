@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import itertools
-import threading
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -22,14 +20,18 @@ from typing import Any
 import attrs
 
 from . import expressions as ex
-from .compiler import Program, encode
+from . import reference
+from ._internal import views
+from ._internal.judge import Judge, instances
+from ._internal.version import VERSION
+from .compiler import Program, encode, lowered, program
 from .context import Context
-from .engine import Firing, RuleBase
-from .errors import InvalidFacts
+from .engine import Firing, rulebase
+from .errors import InvalidArguments, InvalidFacts, QueryError
 from .facts import Applicant, bounded_repr
-from .rulebook import Rule, Rulebook, Source, rulebook, weakest
+from .rulebook import Confidence, Rule, Rulebook, Source, rulebook, weakest
 
-__all__ = ["Conclusion", "Evaluation", "Verdict", "evaluate", "evaluate_many"]
+__all__ = ["Conclusion", "Evaluation", "Verdict", "as_applicant", "evaluate"]
 
 
 class Verdict(str, enum.Enum):
@@ -53,7 +55,7 @@ class Conclusion:
     value: Any
     rules: tuple[str, ...]
     sources: tuple[Source, ...]
-    confidence: str
+    confidence: Confidence = attrs.field(converter=Confidence)
     assumptions: tuple[str, ...] = ()
     kind: str = "boolean"
     internal: bool = False
@@ -74,7 +76,7 @@ class Conclusion:
             "value": list(self.value) if isinstance(self.value, tuple) else self.value,
             "rules": list(self.rules),
             "sources": [s.url for s in self.sources],
-            "confidence": self.confidence,
+            "confidence": self.confidence.value,
             "assumptions": list(self.assumptions),
         }
         if self.note:
@@ -131,8 +133,15 @@ class Evaluation:
 
     def conclusion(self, name: str, **args: Any) -> Conclusion:
         """The full :class:`Conclusion` for one instance."""
-        key = self._key(name, args)
+        return self.at(self.key(name, args))
+
+    def at(self, key: Key) -> Conclusion:
+        """The :class:`Conclusion` of an instance key (``("licensable", (("state", "TX"),))``)."""
         return self._conclude(key)
+
+    def firings_of(self, key: Key) -> list[Firing]:
+        """The rule firings that concluded an instance (mode T: definitely, P: possibly)."""
+        return self._by_key.get(key, [])
 
     @property
     def conclusions(self) -> tuple[Conclusion, ...]:
@@ -158,25 +167,31 @@ class Evaluation:
             self._instances = keys
         return self._instances
 
-    def _key(self, name: str, args: Mapping[str, Any]) -> Key:
+    def key(self, name: str, args: Mapping[str, Any]) -> Key:
+        """The instance key of ``name`` with ``args``, checked against the vocabulary.
+
+        :class:`~imgpath.UnknownConclusion` for a name that is not a conclusion,
+        :class:`~imgpath.InvalidArguments` for missing, extra or out-of-domain arguments.
+        """
         spec = self.book.conclusion(name)
         if self._only is not None and name not in self._only:
-            raise ValueError(f"this evaluation was restricted to {sorted(self._only)[:5]}...; evaluate fully for {name}")
+            raise QueryError(f"this evaluation was restricted to {sorted(self._only)[:5]}...; "
+                             f"evaluate fully for {name}")
         if set(args) != set(spec.args):
             want = ", ".join(f"{a}=..." for a in sorted(spec.args)) or "no arguments"
-            raise TypeError(f"{name} takes {want}; got {sorted(args) or 'none'}")
+            raise InvalidArguments(f"{name} takes {want}; got {sorted(args) or 'none'}")
         items = []
         for arg, v in sorted(args.items()):
             domain = spec.args[arg]
             if isinstance(domain, str):
                 table = self.book.tables[domain]
                 if v not in table.rows:
-                    raise ValueError(f"{name}: {arg}={v!r} is not in table {domain}")
+                    raise InvalidArguments(f"{name}: {arg}={v!r} is not in table {domain}")
                 if v not in self.context.rows(domain):
-                    raise ValueError(f"{name}: {arg}={v!r} is outside this applicant's interest "
-                                     f"({table.scope}); add it there or remove the restriction")
+                    raise InvalidArguments(f"{name}: {arg}={v!r} is outside this applicant's interest "
+                                           f"({table.scope}); add it there or remove the restriction")
             elif v not in domain:
-                raise ValueError(f"{name}: {arg} must be one of {list(domain)}, got {v!r}")
+                raise InvalidArguments(f"{name}: {arg} must be one of {list(domain)}, got {v!r}")
             items.append((arg, encode(v)))
         return (name, tuple(items))
 
@@ -273,7 +288,7 @@ class Evaluation:
             level = weakest(chain_levels)
             if verdict is Verdict.YES and not aggregate:
                 # the best derivation decides; ties keep every rule
-                rank = ("unconfirmed", "secondary", "primary").index(level)
+                rank = level.rank
                 if best is None or rank > best[0]:
                     best = (rank, [rule.id], chain_sources, [level], chain_assumptions)
                 elif rank == best[0]:
@@ -295,13 +310,11 @@ class Evaluation:
     def _decisive_deps(self, rule: Rule, row: Any) -> list[Key]:
         """The conclusions a firing rule needed: a conclusion read inside a condition that would
         hold even with it unknown (``not (known(x) and ... and c)``) did not decide anything."""
-        from .explain import _instances, _Judge
-
-        judge = _Judge(self)
+        judge = Judge(self)
         out: list[Key] = []
         for node, text in zip(rule.when, rule.when_text, strict=True):
             single = attrs.evolve(rule, when=(node,), when_text=(text,))
-            deps = list(dict.fromkeys(_instances(single, row, judge, False) + _instances(single, row, judge, True)))
+            deps = list(dict.fromkeys(instances(single, row, judge, False) + instances(single, row, judge, True)))
             for dep in deps:
                 if not (isinstance(node, ex.Ref) or (isinstance(node, ex.Not) and isinstance(node.arg, ex.Ref))):
                     env = judge.env(rule, row)
@@ -318,17 +331,15 @@ class Evaluation:
         return list(dict.fromkeys(out))
 
     def _failure_confidence(self, rule: Rule, row: Any, visiting: frozenset[Key]) -> str:
-        from .explain import _Judge, _instances
-
-        judge = _Judge(self)
+        judge = Judge(self)
         levels: list[str] = []
         for node, text in zip(rule.when, rule.when_text, strict=True):
             cond = judge.condition(node, text, rule, row)
             if cond.status != "fails":
                 continue
-            levels.extend(c for _, _, c in cond.params if c in ("primary", "secondary", "unconfirmed"))
+            levels.extend(c for _, _, c in cond.params if c != "missing")
             single = attrs.evolve(rule, when=(node,), when_text=(text,))
-            for dep in _instances(single, row, judge, False) + _instances(single, row, judge, True):
+            for dep in instances(single, row, judge, False) + instances(single, row, judge, True):
                 if dep not in visiting:
                     levels.append(self._conclude_inner(dep, visiting).confidence)
         return weakest(levels)
@@ -366,21 +377,15 @@ class Evaluation:
 
     def why(self, name: str, **args: Any) -> Any:
         """The derivation of a YES (or a reached UNKNOWN) conclusion: rule, facts, sub-conclusions, sources."""
-        from .explain import why
-
-        return why(self, self._key(name, args))
+        return views.call("why", self, self.key(name, args))
 
     def why_not(self, name: str, **args: Any) -> Any:
         """For a NO or UNKNOWN conclusion: each candidate rule with its conditions judged three-valued."""
-        from .explain import why_not
-
-        return why_not(self, self._key(name, args))
+        return views.call("why_not", self, self.key(name, args))
 
     def next_steps(self, goal: str = "may_start_acgme_residency", **args: Any) -> Any:
         """Ordered actions that would make ``goal`` YES (see :mod:`imgpath.plan`)."""
-        from .plan import next_steps
-
-        return next_steps(self, goal, **args)
+        return views.call("next_steps", self, goal, **args)
 
     def with_facts(self, facts: Mapping[str, Any] | None = None, *, as_of: _dt.date | None = None,
                    **sections: Any) -> Evaluation:
@@ -406,6 +411,8 @@ class Evaluation:
             conclusions.append(d)
         return {
             "format": "imgpath.evaluation/1",
+            "imgpath": VERSION,
+            "rulebook": {"name": self.book.name, "digest": self.book.digest},
             "as_of": self.as_of.isoformat(),
             "season": self.season,
             "engine": self.engine,
@@ -420,9 +427,7 @@ class Evaluation:
         return f"<Evaluation as_of={self.as_of} season={self.season} {summary}>"
 
     def _repr_html_(self) -> str:
-        from .render import evaluation_html
-
-        return evaluation_html(self)
+        return views.html(self)
 
 
 def _rule_nodes(rule: Rule) -> Iterator[ex.Node]:
@@ -435,28 +440,7 @@ def _rule_nodes(rule: Rule) -> Iterator[ex.Node]:
 
 # --------------------------------------------------------------------------- entry points
 
-_rulebases: dict[int, tuple[weakref.ref[Program], RuleBase]] = {}
-_rulebase_lock = threading.Lock()
-
-
-def _rulebase(program: Program) -> RuleBase:
-    key = id(program)
-    with _rulebase_lock:
-        entry = _rulebases.get(key)
-        if entry is not None and entry[0]() is program and not entry[1].closed:
-            return entry[1]
-        rb = RuleBase(program)
-
-        def _drop(_: Any, key: int = key) -> None:
-            gone = _rulebases.pop(key, None)
-            if gone is not None:
-                gone[1].close()
-
-        _rulebases[key] = (weakref.ref(program, _drop), rb)
-        return rb
-
-
-def _as_applicant(applicant: Applicant | Mapping[str, Any]) -> Applicant:
+def as_applicant(applicant: Applicant | Mapping[str, Any]) -> Applicant:
     if isinstance(applicant, Applicant):
         return applicant
     if isinstance(applicant, Mapping):
@@ -477,22 +461,20 @@ def evaluate(
     ``engine="reference"`` uses the pure-Python evaluator (same answers; the test oracle).
     Raises :class:`~imgpath.InvalidFacts` on a bad document, naming the field.
     """
-    from . import reference
-
-    app = _as_applicant(applicant)
+    app = as_applicant(applicant)
     if as_of is not None and (not isinstance(as_of, _dt.date) or isinstance(as_of, _dt.datetime)):
         raise InvalidFacts("as_of", f"expected a datetime.date, got {bounded_repr(as_of)}")
     when = as_of or app.as_of or _dt.date.today()
     book = rulebook if rulebook is not None else _default_book()
-    program = book.program(when, goals=_goals)
+    prog = program(book, when, goals=_goals)
     ctx = Context(book, app, when)
     if engine == "durable":
-        firings = _rulebase(program).run(ctx)
+        firings = rulebase(lowered(prog)).run(ctx)
     elif engine == "reference":
-        firings = reference.run(program, ctx)
+        firings = reference.run(prog, ctx)
     else:
         raise ValueError(f"engine must be 'durable' or 'reference', got {engine!r}")
-    ev = Evaluation(program, ctx, firings, engine)
+    ev = Evaluation(prog, ctx, firings, engine)
     if _goals is not None:
         ev._only = book.cone(_goals)
     return ev
@@ -500,24 +482,3 @@ def evaluate(
 
 def _default_book() -> Rulebook:
     return rulebook()
-
-
-def evaluate_many(
-    applicants: Iterable[Applicant | Mapping[str, Any]],
-    *,
-    as_of: _dt.date | None = None,
-    workers: int | None = None,
-    rulebook: Rulebook | None = None,
-    engine: str = "durable",
-    chunksize: int = 256,
-) -> Iterator[Evaluation]:
-    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes."""
-    if not workers or workers <= 1:
-        for a in applicants:
-            yield evaluate(a, as_of=as_of, rulebook=rulebook, engine=engine)
-        return
-    from .batch import parallel_evaluate
-
-    yield from parallel_evaluate(applicants, as_of=as_of, workers=workers, rulebook=rulebook,
-                                 engine=engine, chunksize=chunksize)
-

@@ -52,7 +52,14 @@ __all__ = [
     "School",
     "Interest",
     "Training",
+    "bounded_repr",
+    "field_meta",
+    "fields_by_key",
+    "key_of",
+    "list_sections",
     "load_applicant",
+    "section_classes",
+    "unstructure",
 ]
 
 #: Largest list the schema accepts; longer lists are rejected, not truncated.
@@ -323,7 +330,7 @@ class Applicant:
     def to_dict(self) -> dict[str, Any]:
         """The document form: ISO date strings, absent fields omitted; ``from_dict`` inverts it."""
         out: dict[str, Any] = {"schema": self.SCHEMA_VERSION}
-        out.update(_unstructure(self))
+        out.update(unstructure(self))
         return out
 
     def evolve(self, **changes: Any) -> Applicant:
@@ -357,8 +364,12 @@ class Applicant:
 # --------------------------------------------------------------------------- structure
 
 
-def _meta(fld: attrs.Attribute) -> dict[str, Any]:  # type: ignore[type-arg]
-    return fld.metadata["imgpath"]
+def field_meta(fld: attrs.Attribute) -> dict[str, Any]:  # type: ignore[type-arg]
+    """What the schema declares of a field: kind, choices, what absence means, bounds, section class."""
+    return fld.metadata["imgpath"]  # type: ignore[no-any-return]
+
+
+_meta = field_meta
 
 
 def key_of(fld: attrs.Attribute) -> str:  # type: ignore[type-arg]
@@ -560,7 +571,8 @@ def _converter() -> cattrs.Converter:
     return _make_converter()  # built on first use: it costs more to build than most runs need
 
 
-def _unstructure(obj: Any) -> dict[str, Any]:
+def unstructure(obj: Any) -> dict[str, Any]:
+    """A section or entry as plain document data (dates as ISO strings, only the fields given)."""
     return _converter().unstructure(obj)  # type: ignore[no-any-return]
 
 
@@ -612,6 +624,11 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"the key {bounded_repr(k)} appears twice in one object")
         out[k] = v
     return out
+
+
+def list_sections() -> tuple[str, ...]:
+    """The sections that are lists of entries (``exams``, ``licenses``...), from the schema."""
+    return tuple(fld.name for fld in attrs.fields(Applicant) if _meta(fld)["kind"] == "list")
 
 
 def section_classes() -> dict[str, type]:

@@ -10,8 +10,8 @@ import datetime as _dt
 from collections.abc import Iterable
 from typing import Any
 
-from .batch import result_row, unflatten
-from .evaluation import Evaluation, evaluate_many
+from .batch import evaluate_many, result_row, unflatten
+from .evaluation import Evaluation
 
 __all__ = ["evaluate_frame", "to_frame"]
 

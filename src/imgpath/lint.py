@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import expressions as ex
+from ._internal import views
+from .compiler import lowered, program
 from .errors import RuleError
-
-if TYPE_CHECKING:
-    from .rulebook import LintIssue, Rulebook
+from .rulebook import LintIssue, Rulebook
+from .rulebook.load import hint as _suggest
+from .rulebook.model import END_OF_TIME
 
 __all__ = ["lint_rulebook"]
 
 
-def lint_rulebook(book: Rulebook) -> list[LintIssue]:
+def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[LintIssue]:
     """Every problem found, errors first; an empty list means the rulebook is clean."""
-    from .rulebook import END_OF_TIME, LintIssue
-
     issues: list[LintIssue] = []
 
     def add(level: str, code: str, message: str, file: str = "", rule_id: str = "") -> None:
@@ -99,11 +100,11 @@ def lint_rulebook(book: Rulebook) -> list[LintIssue]:
             continue
         compiled.add(key)
         try:
-            program = book.program(day)
+            engine_program = lowered(program(book, day))
         except RuleError as err:
             add("error", "engine-limit", f"rules in force on {day}: {err.problem}", err.file or "", err.rule_id or "")
             continue
-        big = {t: len(c) for t, c in program.shards.items() if len(c) > 6}
+        big = {t: len(c) for t, c in engine_program.shards.items() if len(c) > 6}
         for typ, n in big.items():
             add("warning", "many-fact-copies", f"facts of type {typ} are asserted {n} times (rules in force on "
                 f"{day}); simplify the rules testing them")
@@ -113,8 +114,6 @@ def lint_rulebook(book: Rulebook) -> list[LintIssue]:
 
 def _lint_planning(book: Rulebook, add: Any) -> None:
     """rules/data/actions.toml: goals, advice and the conclusions actions require name real things."""
-    from .rulebook import _hint as _suggest
-
     spec = book.extras.get("actions", {})
     file = "rules/data/actions.toml"
     names = set(book.conclusions)
@@ -145,8 +144,6 @@ def _lint_planning(book: Rulebook, add: Any) -> None:
 
 
 def _refs(rule: object) -> set[str]:
-    from . import expressions as ex
-
     out: set[str] = set()
     for node in rule.when:  # type: ignore[attr-defined]
         out |= ex.conclusion_refs(node)
@@ -166,3 +163,6 @@ def _cited(doc: object) -> set[str]:
         for v in doc:
             found |= _cited(v)
     return found
+
+
+views.provide("lint", lint_rulebook)

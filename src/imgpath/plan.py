@@ -17,21 +17,28 @@ tests check it). Deadlines come from ``rules/data/calendar.toml``.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from . import expressions as ex
+from ._internal import views
+from ._internal.judge import Judge
+from .compiler import Program, program
+from .context import Context, RowRef
 from .errors import InvalidFacts, RuleError
+from .evaluation import Evaluation, Verdict, evaluate
+from .explain import why_not
 from .expressions import add_months
-
-if TYPE_CHECKING:
-    from .evaluation import Evaluation
-    from .rulebook import Rulebook
+from .facts import Applicant, section_classes
+from .rulebook import Rulebook
+from .rulebook import rulebook as default_rulebook
+from .rulebook.resolve import bare_refs
 
 __all__ = ["Event", "Option", "Plan", "Step", "calendar", "next_steps"]
 
@@ -65,8 +72,6 @@ def calendar(season: int, *, rulebook: Rulebook | None = None) -> list[Event]:
     >>> [e.id for e in calendar(2026)][:3]
     ['nrmp_institution_registration_opens', 'eras_opens', 'pathways_application_opens']
     """
-    from .rulebook import rulebook as default_rulebook
-
     book = rulebook or default_rulebook()
     data = book.extras.get("calendar", {})
     events = data.get("seasons", {}).get(str(season), {}).get("events", [])
@@ -201,9 +206,7 @@ class Plan:
         return f"<Plan {self.goal_label}: {len(self.options)} option(s), first {[s.id for s in self.steps]}>"
 
     def _repr_html_(self) -> str:
-        from .render import plan_html
-
-        return plan_html(self)
+        return views.html(self)
 
 
 @attrs.frozen(eq=False)
@@ -235,10 +238,8 @@ def next_steps(ev: Evaluation, goal: str = "may_start_acgme_residency", *, _dept
     """The smallest sets of actions that make ``goal`` YES for this applicant (see module doc)."""
     depth = _depth
     memo = {} if _memo is None else _memo
-    from .evaluation import Verdict
-
-    key = ev._key(goal, args)
-    label = ev._conclude(key).label
+    key = ev.key(goal, args)
+    label = ev.at(key).label
     current = ev.verdict(goal, **args)
     advice = _advice(ev, goal)
     if current is Verdict.YES:
@@ -304,7 +305,7 @@ def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], de
         needs = a.spec.get("requires")
         if needs == goal:
             continue
-        if not needs or depth > 1 or ev.verdict(needs) is ex_verdict_yes():
+        if not needs or depth > 1 or ev.verdict(needs) is Verdict.YES:
             out.append(a)
             continue
         if needs not in memo:
@@ -323,12 +324,6 @@ def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], de
     return out
 
 
-def ex_verdict_yes() -> Any:
-    from .evaluation import Verdict
-
-    return Verdict.YES
-
-
 def _params_of(key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in re.findall(r"\[(\w+)=([^\]]*)\]", key):
@@ -336,23 +331,50 @@ def _params_of(key: str) -> dict[str, Any]:
     return out
 
 
-def _condition_truths(ev: Evaluation, program: Any, doc: dict[str, Any]) -> list[Any]:
-    """The truth of every fact condition of ``program`` for a document (per row for row conditions)."""
-    from .context import Context, RowRef
-    from .facts import Applicant
+def _fact_conditions(prog: Program) -> list[tuple[ex.Node, str | None, str | None]]:
+    """Every condition on facts the program's rules test, with the ``for`` variable and table it
+    reads (a condition that reads conclusions contributes its parts on facts), each once."""
+    cached = prog.derived.get("plan:conditions")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found: dict[tuple[str, str | None], tuple[ex.Node, str | None, str | None]] = {}
+    for rule in prog.rules:
+        conds = list(rule.when)
+        if rule.value is not None and not isinstance(rule.value, ex.Const):
+            conds.append(ex.Func("present", (rule.value,)))
+        for cond in conds:
+            for node in _fact_parts(cond):
+                reads_row = rule.for_var is not None and any(
+                    isinstance(n, ex.Field) and n.root == rule.for_var for n in ex.walk(node))
+                var, table = (rule.for_var, rule.for_table) if reads_row else (None, None)
+                found.setdefault((ex.render(node), var), (node, var, table))
+    out = prog.derived["plan:conditions"] = list(found.values())
+    return out
 
+
+def _fact_parts(node: ex.Node) -> list[ex.Node]:
+    """The largest parts of a condition that read no conclusion."""
+    if not any(isinstance(n, ex.Ref) for n in ex.walk(node)):
+        return [node]
+    if isinstance(node, (ex.And, ex.Or)):
+        return [p for a in node.args for p in _fact_parts(a)]
+    if isinstance(node, ex.Not):
+        return _fact_parts(node.arg)
+    return []
+
+
+def _condition_truths(ev: Evaluation, prog: Program, doc: dict[str, Any]) -> list[Any]:
+    """The truth of every fact condition of ``prog`` for a document (per row for row conditions)."""
     ctx = Context(ev.book, Applicant.from_dict(doc), ev.as_of)
     out: list[Any] = []
-    rows = {a.var: a.table for a in program.atoms if a.table}
-    for node, _ in program.conditions:
-        var = next((v for v in rows if any(isinstance(n, ex.Field) and n.root == v for n in ex.walk(node))), None)
+    for node, var, table in _fact_conditions(prog):
         parts = [node, *(n for n in ex.walk(node) if n is not node and isinstance(
             n, (ex.And, ex.Or, ex.Not, ex.Cmp, ex.Quant)) and not (isinstance(n, ex.Quant) and n.fn not in ("any", "all")))]
         # every boolean part, not only the whole condition: a step can make one conjunct true
         # while the condition as a whole still waits for another step
-        bindings = [None] if var is None else [RowRef(ev.book.tables[rows[var]], k) for k in ctx.rows(rows[var])]
+        bindings = [None] if table is None else [RowRef(ev.book.tables[table], k) for k in ctx.rows(table)]
         for binding in bindings:
-            env = ctx.env({var: binding} if binding is not None else None)
+            env = ctx.env({var: binding} if binding is not None and var else None)
             for part in parts:
                 try:
                     out.append(ex.truth(part, env))
@@ -366,16 +388,16 @@ def _useful(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
     smallest plan (conditions are monotone in the facts an action adds): drop the others."""
     goal, args = key
     goals = [goal, *{a.spec["requires"] for a in candidates if a.spec.get("requires")}]
-    program = ev.book.program(ev.as_of, goals=goals)
+    prog = program(ev.book, ev.as_of, goals=goals)
     base = ev.applicant.to_dict()
-    before = _condition_truths(ev, program, base)
+    before = _condition_truths(ev, prog, base)
     out = []
     for a in candidates:
         doc = _copy(base)
         for u in a.units():
             _apply(doc, u, ev)
         try:
-            after = _condition_truths(ev, program, doc)
+            after = _condition_truths(ev, prog, doc)
         except InvalidFacts:
             continue
         if len(after) != len(before) or any(x is not None and y is not None and x > y
@@ -404,13 +426,8 @@ def _fill(text: Any, params: Mapping[str, Any]) -> Any:
 
 def _check(ev: Evaluation, condition: str) -> ex.K:
     """A condition of the action catalog, judged on the current facts and conclusions."""
-    from .explain import _Judge
-    from .rulebook import _bare_refs
-
-    node = _bare_refs(ex.parse(condition), ev.book.conclusions, ("person", "school", "exams", "ecfmg", "licenses",
-                                                                 "training", "practice", "match", "offer",
-                                                                 "interest"), ())
-    judge = _Judge(ev)
+    node = bare_refs(ex.parse(condition), ev.book.conclusions, section_classes(), ())
+    judge = Judge(ev)
     env = ex.Env(as_of=ev.as_of, lookup=ev.context.lookup, conclusion=judge.conclusion_truth)
     return ex.truth(node, env)
 
@@ -500,8 +517,6 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action]) -> 
     step of a plan in turn from its union finds the other ways. This costs a few evaluations per
     candidate, where trying every combination grows exponentially with plan length.
     """
-    from .evaluation import Verdict, evaluate
-
     goal, args = key
     base = ev.applicant.to_dict()
     state = dict(args).get("state")
@@ -598,8 +613,6 @@ def _smaller(a: tuple[_Action, ...], b: tuple[_Action, ...]) -> bool:
 def _blocker(after: Evaluation, key: tuple[str, Any], acted: bool, depth: int = 0) -> str:
     """What still fails once every available action is taken: the failing conditions of the candidate
     rule closest to holding, followed down through failing conclusions to the facts no action changes."""
-    from .explain import why_not
-
     wn = why_not(after, key)
     checks = sorted((c for c in wn.checks if c.status == "fails"),
                     key=lambda c: sum(x.status != "holds" for x in c.conditions))
@@ -631,8 +644,6 @@ def _units(combo: Iterable[_Action]) -> list[_Action]:
 
 def _requirements_hold(combo: tuple[_Action, ...], base: dict[str, Any], ev: Evaluation) -> bool:
     """An action's ``requires`` must hold on the facts the plan's other steps produce."""
-    from .evaluation import Verdict, evaluate
-
     combo = tuple(_units(combo))
     for a in combo:
         needs = a.spec.get("requires")
@@ -649,14 +660,10 @@ def _requirements_hold(combo: tuple[_Action, ...], base: dict[str, Any], ev: Eva
 
 
 def _copy(doc: dict[str, Any]) -> dict[str, Any]:
-    import copy
-
     return copy.deepcopy(doc)
 
 
 def _option(ev: Evaluation, key: tuple[str, Any], combo: tuple[_Action, ...], base: dict[str, Any]) -> Option:
-    from .evaluation import evaluate
-
     goal, args = key
     combo = tuple(_units(combo))
     doc = _copy(base)
@@ -709,3 +716,6 @@ def _order(steps: list[Step]) -> list[Step]:
             out.extend(pending)
             break
     return out
+
+
+views.provide("next_steps", next_steps)

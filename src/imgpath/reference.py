@@ -13,9 +13,8 @@ from collections import defaultdict
 from typing import Any
 
 from . import expressions as ex
-from .compiler import Program, encode
+from .compiler.ir import Firing, Program, encode
 from .context import Context, RowRef
-from .engine import Firing
 
 __all__ = ["run"]
 

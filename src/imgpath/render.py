@@ -4,13 +4,13 @@ collapsible derivations (``<details>``), source links, and ``as_of`` and the sea
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .evaluation import Evaluation
-    from .explain import Derivation, Explanation, WhyNot
-    from .plan import Plan
-    from .rulebook import Rulebook
+from ._internal import views
+from .evaluation import Evaluation
+from .explain import Derivation, Explanation, WhyNot
+from .plan import Plan
+from .rulebook import Rulebook
 
 __all__ = ["evaluation_html", "explanation_html", "plan_html", "rulebook_html", "why_not_html"]
 
@@ -68,10 +68,8 @@ def evaluation_html(ev: Evaluation) -> str:
 def _derivation(d: Derivation) -> str:
     rule = ""
     if d.rule is not None:
-        from .explain import _window
-
         rule = (f"<div class='c'>rule <code>{_e(d.rule.id)}</code> — {_e(d.rule.title)} "
-                f"({_e(_window(d.rule))})</div>")
+                f"({_e(d.rule.window.text)})</div>")
     conds = "".join(f"<li>{_badge(c.status)} <code>{_e(c.text[:200])}</code> "
                     f"<span class='c'>{_e('; '.join(str(f) for f in c.facts[:5]))}</span></li>"
                     for c in d.conditions)
@@ -141,9 +139,14 @@ def plan_html(plan: Plan) -> str:
 def rulebook_html(book: Rulebook) -> str:
     rows = "".join(
         f"<tr><td><code>{_e(r.id)}</code></td><td>{_e(r.title)}</td><td><code>{_e(r.conclusion)}</code></td>"
-        f"<td class='c'>{_e(r.effective_from)} – {_e(r.effective[1] or 'open')}</td><td class='c'>{_e(r.confidence)}</td>"
+        f"<td class='c'>{_e(r.window.span)}</td><td class='c'>{_e(r.confidence)}</td>"
         f"<td class='c'>{', '.join(_link(s, book.sources[s].url) for s in r.sources[:3])}</td></tr>"
         for r in book.rules)
     return _wrap(f"<b>imgpath rulebook</b> <span class='c'>{len(book.rules)} rules · {len(book.sources)} sources</span>"
                  "<details><summary>rules</summary><table><tr><th>id</th><th>title</th><th>conclusion</th>"
                  f"<th>effective</th><th>confidence</th><th>sources</th></tr>{rows}</table></details>")
+
+
+for _type, _view in (("Evaluation", evaluation_html), ("Explanation", explanation_html), ("WhyNot", why_not_html),
+                     ("Plan", plan_html), ("Rulebook", rulebook_html)):
+    views.provide_html(_type, _view)

@@ -30,6 +30,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .errors import InvalidFacts
+from .evaluation import evaluate
 from .facts import Applicant
 
 __all__ = [
@@ -320,8 +321,6 @@ def facts_for(conclusion: str, *, base: st.SearchStrategy[Applicant] | None = No
     planning search, so expect tens of milliseconds per example.
     """
     from hypothesis import assume, target
-
-    from .evaluation import evaluate
 
     @st.composite
     def _steered(draw: st.DrawFn) -> Applicant:

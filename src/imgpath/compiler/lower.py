@@ -1,89 +1,66 @@
-"""Compile rules into a :class:`Program`: durable-rules ruleset definitions plus what both engines share.
+"""Lowering a :class:`~imgpath.compiler.ir.Program` to durable-rules: atoms, engine rules, leaves.
 
-Three-valued logic on a two-valued Rete. For each rule the compiler builds
-engine rules of two modes (each possibly split into a few disjuncts):
+Three-valued logic on a two-valued Rete. For each rule the lowering builds engine rules of two
+modes (each possibly split into a few disjuncts):
 
 * **T** fires when every condition is definitely true and emits a *yes* fact
   ``{"t": "c:<conclusion>", "k": "y", ...}``;
 * **P** fires when every condition may hold (is true or unknown) and emits a
   *maybe* fact (``"k": "m"``).
 
-A conclusion is YES when a yes fact exists, UNKNOWN when only maybe facts
-exist and NO otherwise. Conditions are pushed into negation normal form over
-four polarities (true, false, possible, not-true).
+A conclusion is YES when a yes fact exists, UNKNOWN when only maybe facts exist and NO
+otherwise. Conditions are pushed into negation normal form over four polarities (true, false,
+possible, not-true).
 
-What the Rete does: it joins each rule's conditions, chains conclusions into
-the rules that read them (yes/maybe facts, correlated on their arguments),
-joins parameter rows (a rule ``for`` each state), and evaluates negation by
-strata: a rule that reads a conclusion under negation waits behind a gate
-fact until the strata below are quiescent; a cycle through negation is a
-load error.
+What the Rete does: it joins each rule's conditions, chains conclusions into the rules that read
+them (yes/maybe facts, correlated on their arguments), joins parameter rows (a rule ``for`` each
+state), and evaluates negation by strata: a rule that reads a conclusion under negation waits
+behind a gate fact until the strata below are quiescent.
 
-What Python does: conditions on the applicant's facts (and on a row's
-figures) are *atoms*, computed once per evaluation (once per row) with the
-same three-valued semantics the reference evaluator uses, and asserted as
-small facts ``{"t": "a:<n>", "v": 0|1|2}``. All of a rule's fact conditions
-form one atom, so the engine tests only equalities and inequalities on atoms,
-joins on keys and conclusion facts, and ``$not``. This keeps clear of three
-durable-rules defects measured on this project: ``$or`` tests are not shared
-between rules, so a few dozen of them overflow the 64-entry alpha stack
-(error 303); correlated tests inside ``$or`` are mis-evaluated; and a
-correlation with a missing property raises error 311. Engine limits
-(engine-notes §7.3) are still checked here.
+What Python does: conditions on the applicant's facts (and on a row's figures) are *atoms*,
+computed once per evaluation (once per row) with the same three-valued semantics the reference
+evaluator uses, and asserted as small facts ``{"t": "a:<n>", "v": 0|1|2}``. All of a rule's fact
+conditions form one atom, so the engine tests only equalities and inequalities on atoms, joins on
+keys and conclusion facts, and ``$not``. This keeps clear of three durable-rules defects measured
+on this project: ``$or`` tests are not shared between rules, so a few dozen of them overflow the
+64-entry alpha stack (error 303); correlated tests inside ``$or`` are mis-evaluated; and a
+correlation with a missing property raises error 311. A rule that reads no conclusion is a
+:class:`Leaf`: the driver fires it from its atoms without the Rete.
+
+The passes here, after :mod:`.ir`'s select and stratify: **atoms** (a rule's conditions as
+atoms and conclusion reads), **lower** (T/P formulas in disjunctive normal form, one engine rule
+per disjunct, bounded before it is built), **alpha** (:mod:`.alpha`: shard over-full fact types,
+check the engine's limits) and **closures** (:mod:`.closures`: each distinct condition compiled
+to a Python closure).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import itertools
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from . import expressions as ex
-from .errors import RuleError
-from .rulebook import Rule, Rulebook
+from .. import expressions as ex
+from ..errors import RuleError
+from ..rulebook import Rule, Rulebook
+from ..rulebook.graph import polarized_refs
+from . import alpha
+from .closures import compile_truth
+from .ir import Program, encode
 
-__all__ = ["Atom", "EngineAction", "Program", "compile_program", "encode"]
+__all__ = ["Atom", "EngineAction", "EngineProgram", "Leaf", "lower", "lowered"]
 
-#: Distinct tests below one fact type (mutually exclusive equalities counted once) before it is
-#: asserted under several shard types (the engine's alpha stack holds 64 entries).
-ALPHA_LIMIT = 30
 #: Largest number of engine rules one rule may expand into.
 MAX_DISJUNCTS = 48
 #: Most patterns in one engine rule (the engine keeps at most 16 frames per join).
 MAX_PATTERNS = 15
-#: Encoding of an unbounded number (JSON has no infinity; an int, see :func:`encode`).
-INF = 10**15
 
 T, F, P, N = "T", "F", "P", "N"  # true, false, possible (not false), not true
-
-
-def encode(value: Any) -> Any:
-    """A fact value as the engine sees it: dates become day numbers, floats never use exponents.
-
-    durable-rules' JSON parser misreads exponent notation (``1e+18``, ``1e-05``) and then
-    silently drops the facts after it in the same batch, so every float is written as an
-    integer or a plain decimal.
-
-    >>> encode(_dt.date(2026, 1, 15)), encode(3.0), encode(1e-7), encode(float("inf"))
-    (739631, 3, 0, 1000000000000000)
-    """
-    if isinstance(value, _dt.date):
-        return value.toordinal()
-    if isinstance(value, float):
-        if math.isinf(value):
-            return INF if value > 0 else -INF
-        if value.is_integer():
-            return int(value) if abs(value) < INF else int(math.copysign(INF, value))
-        value = round(value, 6)
-        return 0 if abs(value) < 1e-4 else value  # below 1e-4 Python writes an exponent
-    return value
 
 
 # --------------------------------------------------------------------------- formulas
@@ -143,6 +120,7 @@ def _or(parts: Iterable[Any]) -> Any:
             continue
         out.extend(p.parts if isinstance(p, OrF) else [p])
     return out[0] if len(out) == 1 else OrF(tuple(out))
+
 
 
 # --------------------------------------------------------------------------- atoms
@@ -205,28 +183,34 @@ class EngineAction:
     verdict: str = "yes"
 
 
-@attrs.frozen
-class Program:
-    """Everything both engines need to evaluate the rules in force on some date."""
+@attrs.frozen(eq=False)
+class EngineProgram:
+    """A :class:`~imgpath.compiler.ir.Program` lowered to durable-rules: what the driver runs."""
 
-    book: Rulebook
-    rules: tuple[Rule, ...]
-    strata: Mapping[str, int]  # rule id -> stratum
-    max_stratum: int
+    program: Program
     atoms: tuple[Atom, ...]
     definitions: Mapping[str, Any]
     actions: Mapping[str, EngineAction]
     shards: Mapping[str, tuple[str, ...]]  # base fact type -> the engine types a copy is asserted under
     row_columns: Mapping[str, tuple[str, ...]]  # table -> columns the engine reads from its rows
-    order: tuple[Rule, ...]  # rules sorted by stratum
-    conditions: tuple[tuple[ex.Node, Any], ...] = attrs.field(default=(), eq=False, repr=False)
+    conditions: tuple[tuple[ex.Node, Any], ...] = attrs.field(default=(), repr=False)
     leaves: tuple[Leaf, ...] = ()  # rules that read no conclusion: fired by the driver, not the Rete
     #: base fact type some engine pattern tests -> None (any such fact may match) or, per pattern,
     #: the values each constant-tested property must hold: a fact no pattern can match (an atom
     #: read only as true, a status no rule compares with) stays out of the Rete
     reads: Mapping[str, tuple[tuple[tuple[str, frozenset[Any]], ...], ...] | None] = attrs.field(factory=dict)
+    #: what the driver keeps with this program (its compiled ruleset), freed with it
+    runtime: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
-    _read_memo: dict[tuple[Any, ...], bool] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    _read_memo: dict[tuple[Any, ...], bool] = attrs.field(factory=dict, init=False, repr=False)
+
+    @property
+    def book(self) -> Rulebook:
+        return self.program.book
+
+    @property
+    def max_stratum(self) -> int:
+        return self.program.max_stratum
 
     def read(self, fact: Mapping[str, Any]) -> bool:
         """Whether some engine pattern can match ``fact`` (else it need not be asserted)."""
@@ -244,41 +228,39 @@ class Program:
             return False
         return any(all(fact.get(k, _MISSING) in ok for k, ok in p) for p in patterns)  # type: ignore[union-attr]
 
-    @property
-    def row_tables(self) -> tuple[str, ...]:
-        return tuple(self.row_columns)
 
-    def rule(self, rule_id: str) -> Rule:
-        return self.book.rule(rule_id)
-
-
-# --------------------------------------------------------------------------- compiler
-
-
-def compile_program(book: Rulebook, rules: Sequence[Rule], *, prefire: bool = True,
-                    filter_facts: bool = True) -> Program:
-    """Compile the given rules (those in force on some date) of ``book``.
+def lowered(program: Program, *, prefire: bool = True, filter_facts: bool = True) -> EngineProgram:
+    """The durable-rules form of ``program``, built once and kept with it.
 
     ``prefire`` fires rules that read no conclusion in the driver (:class:`Leaf`);
-    ``filter_facts`` asserts only facts some pattern can match (:attr:`Program.reads`). Both
-    change no firing; ``python -m imgpath.bench`` measures each against turning it off.
+    ``filter_facts`` asserts only facts some pattern can match (:attr:`EngineProgram.reads`).
+    Both change no firing; ``python -m imgpath.bench`` measures each against turning it off.
     """
-    program = _Compiler(book, rules, prefire).build()
-    return program if filter_facts else attrs.evolve(program, reads=_ReadEverything(program.reads))
+    key = f"durable:{prefire}:{filter_facts}"
+    out = program.derived.get(key)
+    if out is None:
+        out = program.derived[key] = lower(program, prefire=prefire, filter_facts=filter_facts)
+    return out  # type: ignore[no-any-return]
 
 
-class _Compiler:
-    def __init__(self, book: Rulebook, rules: Sequence[Rule], prefire: bool = True) -> None:
+def lower(program: Program, *, prefire: bool = True, filter_facts: bool = True) -> EngineProgram:
+    """Lower ``program`` to durable-rules (not cached: see :func:`lowered`)."""
+    out = _Lowerer(program, prefire).build()
+    return out if filter_facts else attrs.evolve(out, reads=alpha.ReadEverything(out.reads))
+
+
+class _Lowerer:
+    def __init__(self, program: Program, prefire: bool = True) -> None:
+        self.program = program
         self.prefire = prefire
         self.leaves: list[Leaf] = []
-        self.book = book
-        self.rules = tuple(rules)
+        self.book = program.book
+        self.rules = program.rules
         self.atoms: dict[str, Atom] = {}
         self.definitions: dict[str, Any] = {}
         self.actions: dict[str, EngineAction] = {}
         self.row_columns: dict[str, set[str]] = {}
         self.rule: Rule | None = None
-        self.negated_refs: set[tuple[str, Any]] = set()
 
     def fail(self, problem: str, node: ex.Node | None = None) -> RuleError:
         r = self.rule
@@ -287,10 +269,8 @@ class _Compiler:
 
     # ------------------------------------------------------------------ build
 
-    def build(self) -> Program:
-        formulas: list[tuple[Rule, Any, Any, bool, bool]] = []
-        leaf_units: dict[str, list[Atom]] = {}
-        deps: dict[str, list[tuple[tuple[str, Any], bool]]] = {}
+    def build(self) -> EngineProgram:
+        strata = self.program.strata
         for rule in self.rules:
             self.rule = rule
             if rule.for_var:
@@ -300,45 +280,36 @@ class _Compiler:
                 conds.append(ex.Func("present", (rule.value,)))
             units = self.units(conds)
             if self.prefire and all(isinstance(u, Atom) for u in units):
-                leaf_units[rule.id] = units
-            self.negated_refs = set()
-            t_form = _and(self.pol(u, T) for u in units)
-            t_negated = set(self.negated_refs)
-            self.negated_refs = set()
-            # possible: every condition true or unknown (also when all are true: a maybe fact beside
-            # the yes fact costs one firing, where "unknown exactly" would multiply the engine's joins)
-            p_form = _and(self.pol(u, P) for u in units)
-            p_negated = set(self.negated_refs)
-            negated = t_negated | p_negated
-            deps[rule.id] = [(_instance(r), _instance(r) in negated)
-                             for c in conds for r in ex.walk(c) if isinstance(r, ex.Ref)]
-            formulas.append((rule, t_form, p_form, bool(t_negated), bool(p_negated)))
-        strata = self.stratify(deps)
-        for rule, t_form, p_form, t_gated, p_gated in formulas:
-            self.rule = rule
-            if rule.id in leaf_units:
                 self.leaves.append(Leaf(
-                    rule.id, tuple(int(a.id) for a in leaf_units[rule.id]), rule.for_table,
+                    rule.id, tuple(int(a.id) for a in units), rule.for_table,
                     self.action(rule, T) if rule.verdict == "yes" else None, self.action(rule, P)))
                 continue
+            # possible: every condition true or unknown (also when all are true: a maybe fact beside
+            # the yes fact costs one firing, where "unknown exactly" would multiply the engine's joins)
+            negated = any(neg for c in conds for _, neg in polarized_refs(c))
+            gate = strata[rule.id] if negated else 0
             if rule.verdict == "yes":
-                self.emit(rule, T, t_form, strata[rule.id] if t_gated else 0)
-            self.emit(rule, P, p_form, strata[rule.id] if p_gated else 0)
-        self.shard()
+                self.emit(rule, T, _and(self.pol(u, T) for u in units), gate)
+            self.emit(rule, P, _and(self.pol(u, P) for u in units), gate)
+        alpha.shard(self.definitions)
         self.definitions["$begin"] = {"all": [{"m": {"$and": [{"t": "begin"}]}}]}
         self.definitions["$catch"] = {"all": [{"m": {"$ex": {"t": 1}}}, {"n": {"$and": [{"t": "never"}]}}]}
-        order = tuple(sorted(self.rules, key=lambda r: strata[r.id]))
+        self.rule = None
+        types = alpha.fact_types(self.definitions)
+        n_types = sum(len(ts) for ts in types.values())
+        if n_types > alpha.MAX_TYPES:
+            raise self.fail(f"the rules in force together need {n_types} engine fact types (limit "
+                            f"{alpha.MAX_TYPES}: past about 512 the engine hangs while compiling); "
+                            "fewer conclusions, or fold chains of conclusions into one rule")
         atoms, conditions = self.closures()
-        return Program(
-            book=self.book, rules=self.rules, strata=strata, max_stratum=max(strata.values(), default=0),
-            atoms=atoms, definitions=self.definitions, actions=self.actions,
-            shards=self.copies(), row_columns={k: tuple(sorted(v)) for k, v in self.row_columns.items()},
-            order=order, conditions=conditions, leaves=tuple(self.leaves), reads=self.reads())
+        return EngineProgram(
+            program=self.program, atoms=atoms, definitions=self.definitions, actions=self.actions,
+            shards=alpha.copies(self.definitions),
+            row_columns={k: tuple(sorted(v)) for k, v in self.row_columns.items()},
+            conditions=conditions, leaves=tuple(self.leaves), reads=alpha.reads(self.definitions))
 
     def closures(self) -> tuple[tuple[Atom, ...], tuple[tuple[ex.Node, Any], ...]]:
         """Each distinct condition compiled once to a closure; atoms refer to them by index."""
-        from ._closures import compile_truth
-
         index: dict[tuple[str | None, str], int] = {}
         conditions: list[tuple[ex.Node, Any]] = []
         atoms = []
@@ -364,39 +335,6 @@ class _Compiler:
                 out.append(self.atom(tuple(group), reads_row))
         out.extend(c for c in conds if not self.computable(c))
         return out
-
-    def stratify(self, deps: Mapping[str, list[tuple[tuple[str, Any], bool]]]) -> dict[str, int]:
-        """Stratum of every rule: at least that of each conclusion instance it reads, one more when negated.
-
-        Instances are (name, literal args) or (name, '*') for args from a 'for' row, so
-        ``pathway_eligible(pathway=2)`` may read ``not pathway_eligible(pathway=1)``.
-        """
-        heads = {r.id: _head(r) for r in self.rules}
-        by_name: dict[str, list[Rule]] = defaultdict(list)
-        for r in self.rules:
-            by_name[r.conclusion].append(r)
-        stratum = dict.fromkeys(heads, 0)
-
-        def level(inst: tuple[str, Any]) -> int:
-            name, key = inst
-            return max((stratum[r.id] for r in by_name.get(name, ())
-                        if key == "*" or heads[r.id][1] in ("*", key)), default=0)
-
-        for _ in range(len(self.rules) + 2):
-            changed = False
-            for rid, ds in deps.items():
-                need = max((level(d) + (1 if neg else 0) for d, neg in ds), default=0)
-                if need > stratum[rid]:
-                    stratum[rid] = need
-                    changed = True
-            if not changed:
-                return stratum
-            if max(stratum.values(), default=0) > len(self.rules):
-                break
-        cyclic = sorted(rid for rid in deps if stratum[rid] > len(self.rules) // 2)
-        raise RuleError("a cycle through negation: these rules read their own conclusion negated, or read "
-                        "it to decide it is unknown (directly or through others): "
-                        f"{', '.join(cyclic[:8]) or 'see the rules with not'}")
 
 
     # ------------------------------------------------------------------ polarity
@@ -438,8 +376,6 @@ class _Compiler:
             else:
                 raise self.fail("conclusion arguments must be literals or the 'for' row's key", node)
         negated = pol in (F, N)
-        if negated:
-            self.negated_refs.add(_instance(node))
         # yes facts for T and N; maybe facts for P and F: every instance with a yes fact also gets a
         # maybe fact (a rule's P form holds whenever its T form does), so "some fact of X" is "a maybe
         # fact of X" -- one join per instance, where matching either kind would fire P rules once per
@@ -480,12 +416,12 @@ class _Compiler:
     # ------------------------------------------------------------------ emit
 
     def emit(self, rule: Rule, mode: str, formula: Any, gate: int) -> None:
-        disjuncts = _dnf(formula)
-        if len(disjuncts) > MAX_DISJUNCTS:
-            raise self.fail(f"the {mode} form of this rule expands to {len(disjuncts)} engine rules (limit "
-                            f"{MAX_DISJUNCTS}); split it into several rules")
+        size = _dnf_size(formula, MAX_DISJUNCTS)
+        if size > MAX_DISJUNCTS:  # counted before it is built: the product can be astronomically large
+            raise self.fail(f"the {mode} form of this rule expands to more than {MAX_DISJUNCTS} engine rules; "
+                            "split it into several rules, or move the 'or's into one condition on facts")
         action = self.action(rule, mode)
-        for i, conj in enumerate(disjuncts):
+        for i, conj in enumerate(_dnf(formula)):
             name = f"{rule.id}#{mode}{i}"
             self.definitions[name] = self.engine_rule(rule, conj, gate)
             self.actions[name] = action
@@ -548,76 +484,6 @@ class _Compiler:
             raise self.fail(f"this rule needs {len(patterns)} engine patterns (limit {MAX_PATTERNS}); split it")
         return {"all": patterns}
 
-    # ------------------------------------------------------------------ limits
-
-    def types(self) -> dict[str, set[str]]:
-        """Base fact type -> the engine types patterns test for it (itself, or shards ``#k``)."""
-        types: dict[str, set[str]] = defaultdict(set)
-        for definition in self.definitions.values():
-            for pattern in definition["all"]:
-                (_, cond), = pattern.items()
-                tests = cond.get("$and", []) if isinstance(cond, dict) else []
-                if tests and isinstance(tests[0], dict) and isinstance(tests[0].get("t"), str):
-                    typ = tests[0]["t"]
-                    types[typ.split("#")[0]].add(typ)
-        return types
-
-    def reads(self) -> dict[str, Any]:
-        """Base fact type -> the property values some pattern accepts (see :attr:`Program.reads`)."""
-        found: dict[str, set[Any] | None] = {}
-        for definition in self.definitions.values():
-            for pattern in definition["all"]:
-                (_, cond), = pattern.items()
-                tests = cond.get("$and", []) if isinstance(cond, dict) else []
-                if not (tests and isinstance(tests[0], dict) and isinstance(tests[0].get("t"), str)):
-                    continue
-                base = tests[0]["t"].split("#")[0]
-                accepted = _accepted(tests[1:])
-                if not accepted:
-                    found[base] = None
-                elif base not in found or found[base] is not None:
-                    found.setdefault(base, set()).add(accepted)  # type: ignore[union-attr]
-        return {base: None if sel is None else tuple(sorted(sel, key=repr)) for base, sel in found.items()}
-
-    def copies(self) -> dict[str, tuple[str, ...]]:
-        """Base fact type -> every engine type patterns use for it, where sharded."""
-        return {base: tuple(sorted(ts)) for base, ts in self.types().items() if ts != {base}}
-
-    def shard(self) -> None:
-        """Spread the patterns of over-full fact types over copies (``c:img#1``...) of those facts.
-
-        Equality tests on one property with different constants can never match together, so each
-        such group weighs one; everything else weighs one per test.
-        """
-        sigs: dict[str, dict[str, list[Any]]] = defaultdict(dict)
-        for definition in self.definitions.values():
-            for pattern in definition["all"]:
-                (_, cond), = pattern.items()
-                tests = cond.get("$and", [])
-                if not tests or "t" not in tests[0]:
-                    continue
-                sigs[tests[0]["t"]][json.dumps(tests[1:], sort_keys=True)] = tests[1:]
-        for typ, by_sig in sigs.items():
-            if _weight(list(by_sig.values())) <= ALPHA_LIMIT:
-                continue
-            assignment: dict[str, str] = {}
-            groups: list[list[list[Any]]] = []
-            for sig, tests in sorted(by_sig.items()):
-                for i, group in enumerate(groups):
-                    if _weight([*group, tests]) <= ALPHA_LIMIT:
-                        group.append(tests)
-                        assignment[sig] = f"{typ}#{i}"
-                        break
-                else:
-                    groups.append([tests])
-                    assignment[sig] = f"{typ}#{len(groups) - 1}"
-            for definition in self.definitions.values():
-                for pattern in definition["all"]:
-                    (_, cond), = pattern.items()
-                    tests = cond.get("$and", [])
-                    if tests and tests[0].get("t") == typ:
-                        tests[0] = {"t": assignment[json.dumps(tests[1:], sort_keys=True)]}
-
 
 @functools.cache
 def _render(node: ex.Node) -> str:
@@ -631,61 +497,7 @@ def _computable(node: ex.Node) -> bool:
     return not any(isinstance(n, ex.Ref) for n in ex.walk(node))
 
 
-class _ReadEverything(dict):  # type: ignore[type-arg]
-    """``Program.reads`` that accepts every fact (the unfiltered baseline the benchmark measures)."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return None
-
-
 _MISSING = object()
-_DOMAINS = {"v": (0, 1, 2), "k": ("y", "m")}  # atom truth; conclusion kind
-_RANGE = {"$gte": lambda x, b: x >= b, "$lte": lambda x, b: x <= b, "$gt": lambda x, b: x > b,
-          "$lt": lambda x, b: x < b, "$neq": lambda x, b: x != b}
-
-
-def _accepted(tests: list[Any]) -> tuple[tuple[str, frozenset[Any]], ...]:
-    """Per property a pattern tests against a constant, the values it accepts (joins accept anything)."""
-    ok: dict[str, set[Any]] = {}
-    for t in tests:
-        if not isinstance(t, dict) or len(t) != 1:
-            continue
-        (op, arg), = t.items()
-        if not op.startswith("$") and not isinstance(arg, dict) and not isinstance(arg, list):
-            ok[op] = ok.get(op, {arg}) & {arg}
-        elif op in _RANGE and isinstance(arg, dict) and len(arg) == 1:
-            (field, bound), = arg.items()
-            if field in _DOMAINS and not isinstance(bound, dict):
-                ok[field] = {x for x in ok.get(field, set(_DOMAINS[field])) if _RANGE[op](x, bound)}
-    return tuple(sorted((k, frozenset(v)) for k, v in ok.items()))
-
-
-def _weight(signatures: list[list[Any]]) -> int:
-    """How many alpha nodes below a type could be pushed at once for these test lists."""
-    exclusive: set[tuple[str, str]] = set()
-    other: set[str] = set()
-    for tests in signatures:
-        for t in tests:
-            if isinstance(t, dict) and len(t) == 1:
-                (k, v), = t.items()
-                if not k.startswith("$") and not isinstance(v, dict):
-                    exclusive.add((k, "=="))
-                    continue
-            other.add(json.dumps(t, sort_keys=True))
-    return len(exclusive) + len(other)
-
-
-def _instance(ref: ex.Ref) -> tuple[str, Any]:
-    """A reference's conclusion instance for stratification: literal args, or '*' when read from a row."""
-    if all(isinstance(v, ex.Const) for _, v in ref.args):
-        return (ref.name, tuple((k, v.value) for k, v in ref.args))  # type: ignore[attr-defined]
-    return (ref.name, "*")
-
-
-def _head(rule: Rule) -> tuple[str, Any]:
-    if all(isinstance(v, ex.Const) for _, v in rule.args):
-        return (rule.conclusion, tuple((k, v.value) for k, v in rule.args))  # type: ignore[attr-defined]
-    return (rule.conclusion, "*")
 
 
 def _normalise_refs(refs: list[RefLit]) -> list[RefLit]:
@@ -732,6 +544,21 @@ def _holds(k: ex.K, pol: str) -> bool:
     return {T: k is ex.K.T, F: k is ex.K.F, P: k is not ex.K.F, N: k is not ex.K.T}[pol]
 
 
+def _dnf_size(f: Any, limit: int) -> int:
+    """How many conjunctions :func:`_dnf` would build, counting no further than ``limit + 1``
+    (so 22 conditions of two alternatives each cost 22 steps, not 2**22 lists)."""
+    if isinstance(f, (Lit, RefLit)):
+        return 1
+    if isinstance(f, OrF):
+        return min(sum(_dnf_size(p, limit) for p in f.parts), limit + 1)
+    total = 1
+    for p in f.parts:
+        total = min(total * _dnf_size(p, limit), limit + 1)
+        if total == 0:
+            return 0
+    return total
+
+
 def _dnf(f: Any) -> list[list[Any]]:
     """Disjunctive normal form: each conjunction becomes one engine rule."""
     if isinstance(f, (Lit, RefLit)):
@@ -747,13 +574,3 @@ def _dnf(f: Any) -> list[list[Any]]:
     return product
 
 
-def check_strata(book: Rulebook) -> None:
-    """Raise RuleError if the rules' conclusions depend on themselves through negation.
-
-    Deciding UNKNOWN reads every conclusion a rule uses as "not definitely true", so any cycle
-    between conclusions is a cycle through negation.
-    """
-    c = _Compiler(book, book.rules)
-    deps = {r.id: [(_instance(n), True) for node in r.when for n in ex.walk(node) if isinstance(n, ex.Ref)]
-            for r in book.rules}
-    c.stratify(deps)

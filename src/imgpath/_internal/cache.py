@@ -32,6 +32,8 @@ import stat
 import sys
 from pathlib import Path
 
+from .version import VERSION
+
 __all__ = ["directory", "key", "load", "store"]
 
 _MAGIC = b"imgpath-cache/1\n"
@@ -49,10 +51,8 @@ def directory() -> Path | None:
 
 def key(*parts: bytes | str) -> str:
     """A cache key: SHA-256 over ``parts``, imgpath's version and the Python version."""
-    from . import __version__
-
     digest = hashlib.sha256()
-    for part in (__version__, sys.version, *parts):
+    for part in (VERSION, sys.version, *parts):
         data = part.encode() if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)

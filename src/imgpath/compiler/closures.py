@@ -15,8 +15,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import expressions as ex
-from .facts import fields_by_key, section_classes
+from .. import expressions as ex
+from ..facts import fields_by_key, section_classes
 
 __all__ = ["Frame", "compile_truth"]
 
