@@ -41,7 +41,7 @@ def test_law_changing_between_two_dates() -> None:
     status = changes["alt_pathway_status(state='TN')"]
     assert (status.value_before, status.value_after) == ("enacted_not_operational", "in_force")
     assert status.rules == ("alt.tn.status.enacted", "alt.tn.status.in_force")
-    assert changes["alt_pathway_eligible(state='TN')"].rules == ("alt.tn.eligible.2023",)
+    assert changes["alt_pathway_eligible(state='TN')"].rules == ("alt.tn.eligible.2024",)
 
 
 def test_no_change_is_empty_and_falsy() -> None:

@@ -152,7 +152,7 @@ class TestToDict:
         doc = json.loads(json.dumps(ev.to_dict()))
         by = {(c["name"], json.dumps(c["args"])): c for c in doc["conclusions"]}
         fee = by[("h1b_fee_applies", "{}")]
-        assert fee["verdict"] == "unknown" and fee["missing"] == ["offer.h1b_petition.filed"]
+        assert fee["verdict"] == "unknown" and fee["missing"] == ["offer.h1b_petition.filed", "offer.h1b_petition.kind", "training"]
         ny = by[("canadian_training_counts", '{"state": "NY"}')]
         assert ny["missing"] == [] and ny["missing_parameters"] == ["states.NY.canadian_training_counts"]
         assert all(("missing" in c) == (c["verdict"] == "unknown") for c in doc["conclusions"])

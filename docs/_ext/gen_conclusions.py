@@ -35,10 +35,14 @@ NOTES = {
     "h1b_fee_applies": "Only for someone who needs a visa (`visa_needed`). Reads `offer.h1b_petition` (`filed`, `kind`); inside a present `[offer]` an absent "
                        "petition means a `new` petition filed at `as_of`. A `new` petition is treated as asking "
                        "for consular notification and pays unless `us_status = \"h1b\"`; other kinds pay only "
-                       "for a person who is not in the U.S.",
+                       "for a person who is not in the U.S., except a `change_of_status` for someone subject to "
+                       "212(e) without a `person.waiver_212e` dated on or before the filing date (INA 248: no "
+                       "change of status inside the U.S.), which is consular and pays.",
     "j1_waiver_options": "`iga` and `persecution` whenever `subject_to_212e` holds; `hardship` only with "
-                         "`person.us_family = true`; `conrad30` only while Conrad 30 is authorised at `as_of` "
-                         "(see the rules' windows). Never `no_objection`.",
+                         "`person.us_family = true`; `conrad30` while Conrad 30 is authorised at `as_of` and, "
+                         "during the 2025-10-01 to 2025-11-11 lapse, only for a physician whose dated J-1 "
+                         "`training[]` entry began before it (or, with an assumption, `us_status = \"j1\"` "
+                         "and no dated J-1 entry). Never `no_objection`.",
     "gme_years_required": "The state's IMG figure for an IMG, its U.S.-graduate figure otherwise, read from "
                           "`rules/data/states.toml`; `None` (UNKNOWN) where the table has no sourced figure.",
     "canadian_training_counts": "UNKNOWN where the states table has no sourced answer (no state is recorded "

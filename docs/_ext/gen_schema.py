@@ -25,6 +25,10 @@ DESCRIBE = {
     "person.in_us": "Physically in the U.S. now (matters for the H-1B payment).",
     "person.work_authorized": "Holds U.S. work authorization now (an EAD, a visa or a status).",
     "person.us_family": "Has a U.S.-citizen or permanent-resident spouse or child (the hardship waiver).",
+    "person.waiver_212e": "Date a waiver of the 212(e) two-year home-residence requirement was granted (v1.1). "
+                          "Absent inside a present `[person]`: no waiver. It counts for the H-1B payment when "
+                          "granted on or before the petition's filing date (`offer.h1b_petition.filed`, else "
+                          "`as_of`); a date after `as_of` is not yet known.",
     "school.name": "Name of the school that granted (or will grant) the basic medical degree; informational.",
     "school.country": "Where the school is. `PR` counts as the U.S.; `CA` is Canada.",
     "school.degree": "The degree. When absent, LCME accreditation implies MD and COCA implies DO.",

@@ -121,6 +121,8 @@ class Person:
     in_us: bool | None = _spec("bool", doc="physically in the U.S. now")
     work_authorized: bool | None = _spec("bool", doc="holds U.S. work authorization now")
     us_family: bool | None = _spec("bool", doc="has a U.S.-citizen or LPR spouse or child")
+    waiver_212e: _dt.date | None = _spec("date", absent="none", event=True,
+                                         doc="date a waiver of the 212(e) requirement was granted; absent: none")
 
 
 @_frozen
@@ -350,7 +352,7 @@ class Applicant:
 
         >>> a = Applicant.from_dict({"person": {"us_status": "none", "in_us": False}})
         >>> a.with_facts({"person": {"in_us": True}}).person
-        Person(citizenship=None, us_status='none', in_us=True, work_authorized=None, us_family=None)
+        Person(citizenship=None, us_status='none', in_us=True, work_authorized=None, us_family=None, waiver_212e=None)
         """
         doc = self.to_dict()
         for key, value in facts.items():
