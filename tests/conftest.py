@@ -39,7 +39,14 @@ def _record_property_firings(request: pytest.FixtureRequest, monkeypatch: pytest
 
     original = Evaluation.__init__
 
+    import imgpath
+
+    default = imgpath.rulebook()
+
     def recording(self: Any, program: Any, ctx: Any, firings: Any, engine: str) -> None:
+        if program.book is not default:  # a test's own small rulebook says nothing of the shipped rules
+            original(self, program, ctx, firings, engine)
+            return
         _EVALUATIONS[request.node.nodeid.split("[")[0]] += 1
         for f in firings:
             _FIRED[(f.rule_id, f.mode)] += 1

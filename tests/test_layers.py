@@ -20,7 +20,9 @@ PACKAGE = Path(imgpath.__file__).resolve().parent
 #: Floors, lowest first. A module may import modules of strictly lower floors only.
 FLOORS: list[list[str]] = [
     ["errors", "_internal.version"],
-    ["expressions", "_internal.cache", "_internal.dre", "_internal.views"],
+    ["expressions.values", "expressions.nodes", "_internal.cache", "_internal.dre", "_internal.views"],
+    ["expressions.parser", "expressions.semantics"],
+    ["expressions"],
     ["facts"],
     ["rulebook.model"],
     ["rulebook.graph", "rulebook.resolve"],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -89,6 +91,14 @@ class TestLoading:
         (('confidence = "primary"', 'confidence = "certain"'), "confidence must be"),
         (("when = [\"img\"]", "when = [\"imgs\"]"), "unknown name"),
         (("school.country != 'US'", "any(e in exams, e.exam == 'stepone')"), "can never match"),
+        # issue 14 #9: what lint used to pass and evaluation failed on, or silently changed
+        (("school.country != 'US'", "school.country > 3"), "can never match"),
+        (("school.country != 'US'", "school.country == 'India'"), "two-letter country codes"),
+        (("school.country != 'US'", "any(e in exams, e.score > 0.000015)"), "more precision than the engine keeps"),
+        (("school.country != 'US'", "any(e in exams, e.score > 150000000000000000000)"), "too large"),
+        (("school.country != 'US'", "any(e in exams, e.score > 0.1234567891)"), "more precision"),
+        (('then = { conclusion = "img" }', 'then = { conclusion = "img", args = { state = ["TX"] } }'),
+         "must be a single value"),
     ])
     def test_bad_rule_names_file_rule_and_text(self, tmp_path: Path, mutation: tuple[str, str], message: str) -> None:
         """A bad rule fails to load with the file, the rule id and the offending text."""
@@ -109,6 +119,69 @@ class TestLoading:
         rules = GOOD.replace('when = ["img"]', 'when = ["not other"]')
         with pytest.raises(RuleError, match="cycle through negation"):
             load_rulebook(book_with(tmp_path, rules))
+
+
+    @pytest.mark.parametrize(("cell", "message"), [
+        ("18446744073709551617", "too large"),
+        ("nan", "not a number the rules can use"),
+        ("1.5e-5", "more precision"),
+    ])
+    def test_table_cells_the_engine_cannot_hold_are_refused(self, tmp_path: Path, cell: str, message: str) -> None:
+        book_with(tmp_path, GOOD)
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "t.toml").write_text(textwrap.dedent(f'''
+            [table]
+            name = "t"
+            key = "code"
+            bind = "for"
+            [table.columns]
+            n = "number"
+            [t.TX]
+            n = {cell}
+            '''))
+        with pytest.raises(RuleError, match=message) as info:
+            load_rulebook(tmp_path)
+        assert "t.toml" in str(info.value) and "t.TX.n" in str(info.value)
+
+    def test_conclusion_arguments_outside_their_domain(self, tmp_path: Path) -> None:
+        conclusions = MINI_CONCLUSIONS + '[pathway_eligible]\ndescription = "p"\nargs = { pathway = [1, 2] }\n'
+        rules = GOOD + GOOD.replace("a.one", "a.three").replace("a.two", "a.four").replace(
+            'then = { conclusion = "img" }', 'then = { conclusion = "pathway_eligible", args = { pathway = 1 } }')
+        load_rulebook(book_with(tmp_path, rules, conclusions=conclusions))
+        with pytest.raises(RuleError, match=r"pathway_eligible\(pathway=99\): pathway is one of \[1, 2\]"):
+            load_rulebook(book_with(tmp_path, rules.replace('when = ["img"]', 'when = ["pathway_eligible(pathway=99)"]'),
+                                    conclusions=conclusions))
+
+    def test_undecodable_and_deeply_nested_files_name_the_file(self, tmp_path: Path) -> None:
+        book_with(tmp_path, GOOD)
+        (tmp_path / "r.toml").write_bytes(b'# caf\xe9\n' + textwrap.dedent(GOOD).encode())
+        with pytest.raises(RuleError, match=r"r.toml: not UTF-8 text \(byte 0xe9 on line 1\)"):
+            load_rulebook(tmp_path)
+        (tmp_path / "r.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+        with pytest.raises(RuleError, match="r.toml"):
+            load_rulebook(tmp_path)
+
+    def test_typo_in_a_data_file_is_an_error(self, tmp_path: Path) -> None:
+        """An unknown key in data/actions.toml used to be ignored silently."""
+        book_with(tmp_path, GOOD)
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "actions.toml").write_text(
+            '[actions.x]\naction = "do x"\nrequiers = "img"\n')
+        with pytest.raises(RuleError, match="unknown key 'requiers'; did you mean 'requires'"):
+            load_rulebook(tmp_path)
+        (tmp_path / "data" / "actions.toml").write_text(
+            '[actions.x]\naction = "do x"\nset = { ecfmg = { certifed = true } }\n')
+        with pytest.raises(RuleError, match="has no field 'certifed'; did you mean 'certified'"):
+            load_rulebook(tmp_path)
+
+
+def test_reload_picks_up_edited_rules() -> None:
+    """importlib.reload(imgpath) in Jupyter loads the rules again (issue 14 #11)."""
+    code = ("import importlib, imgpath; a = imgpath.rulebook(); importlib.reload(imgpath); "
+            "b = imgpath.rulebook(); assert a is not b; imgpath.rulebook.cache_clear(); "
+            "assert imgpath.rulebook() is not b; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 class TestLint:

@@ -31,6 +31,8 @@ from .plan import calendar
 from .diff import Diff, diff  # a lazily imported submodule named diff would shadow the function
 from .batch import evaluate_many
 
+rulebook.cache_clear()  # importlib.reload(imgpath) after editing rules/ loads them again (Jupyter)
+
 __all__ = [
     "Applicant",
     "Conclusion",

@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ALPHA_LIMIT", "MAX_TYPES", "ReadEverything", "accepted", "copies", "fact_types", "reads", "shard"]
+__all__ = ["ALPHA_LIMIT", "MAX_BETA", "MAX_TYPES", "ReadEverything", "accepted", "beta_overflow", "copies",
+           "fact_types", "reads", "shard"]
 
 #: Distinct tests below one fact type (mutually exclusive equalities counted once) before it is
 #: asserted under several shard types (the engine's alpha stack holds 64 entries).
@@ -23,6 +24,10 @@ ALPHA_LIMIT = 30
 #: Most distinct fact types one compiled program may use: ``create_ruleset`` hangs in C, holding
 #: the GIL, a little past 512 children of the alpha root (engine-notes §8: 531 hung, 481 compiled).
 MAX_TYPES = 450
+#: Most patterns that may end on one alpha node (the same fact type and tests): the engine keeps
+#: 256 beta children per alpha node and refuses the ruleset past that (error 108,
+#: ``BETA_LIST_LENGTH`` in durable-rules' rules.h); a margin is kept for the driver's own rules.
+MAX_BETA = 250
 
 
 def _first_test(pattern: Mapping[str, Any]) -> tuple[str | None, list[Any]]:
@@ -98,6 +103,20 @@ def shard(definitions: dict[str, Any]) -> None:
                 t, tests = _first_test(pattern)
                 if t == typ:
                     tests[0] = {"t": assignment[json.dumps(tests[1:], sort_keys=True)]}
+
+
+def beta_overflow(definitions: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    """The first alpha node more than :data:`MAX_BETA` patterns end on, with the engine rules
+    using it, or None when every node is within the engine's limit."""
+    users: dict[str, list[str]] = defaultdict(list)
+    for name, definition in definitions.items():
+        for pattern in definition["all"]:
+            (_, cond), = pattern.items()
+            users[json.dumps(cond, sort_keys=True)].append(name)
+    for signature, names in users.items():
+        if len(names) > MAX_BETA:
+            return signature, names
+    return None
 
 
 class ReadEverything(dict):  # type: ignore[type-arg]

@@ -295,6 +295,13 @@ class _Lowerer:
         self.definitions["$begin"] = {"all": [{"m": {"$and": [{"t": "begin"}]}}]}
         self.definitions["$catch"] = {"all": [{"m": {"$ex": {"t": 1}}}, {"n": {"$and": [{"t": "never"}]}}]}
         self.rule = None
+        crowded = alpha.beta_overflow(self.definitions)
+        if crowded is not None:
+            signature, names = crowded
+            self.rule = self.program.book.rule(names[alpha.MAX_BETA].split("#")[0])  # the first one past the limit
+            raise self.fail(f"{len(names)} engine rules test the same fact ({signature}; the engine allows "
+                            f"{alpha.MAX_BETA}): rules {', '.join(sorted({n.split('#')[0] for n in names})[:5])}, ...; "
+                            "read the shared conclusion once in a helper conclusion, or use a table and 'for'")
         types = alpha.fact_types(self.definitions)
         n_types = sum(len(ts) for ts in types.values())
         if n_types > alpha.MAX_TYPES:

@@ -109,10 +109,11 @@ def stratify(rules: Sequence[Rule], deps: Mapping[str, Sequence[tuple[Instance, 
             return stratum
         if max(stratum.values(), default=0) > len(rules):
             break
-    cyclic = sorted(rid for rid in deps if stratum[rid] > len(rules) // 2)
+    cyclic = sorted(rid for rid in deps if stratum[rid] > len(rules) // 2) or sorted(deps)
+    first = next(r for r in rules if r.id == cyclic[0])
     raise RuleError("a cycle through negation: these rules read their own conclusion negated, or read "
-                    "it to decide it is unknown (directly or through others): "
-                    f"{', '.join(cyclic[:8]) or 'see the rules with not'}")
+                    f"it to decide it is unknown (directly or through others): {', '.join(cyclic[:8])}",
+                    file=first.file, rule_id=first.id)
 
 
 def check_acyclic(rules: Sequence[Rule]) -> None:

@@ -418,6 +418,12 @@ def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, Conclu
     for key in ("title", "when", "then", "sources", "confidence"):
         if key not in raw:
             raise fail(f"missing {key!r}")
+    for key, kind in (("title", str), ("notes", str), ("group", str), ("advisory", bool)):
+        if key in raw and not isinstance(raw[key], kind):
+            raise fail(f"'{key}' must be {'text' if kind is str else 'true or false'}")
+    for key in ("digest", "assumptions"):
+        if key in raw and (not isinstance(raw[key], list) or not all(isinstance(x, str) for x in raw[key])):
+            raise fail(f"'{key}' must be a list of strings")
     when_raw = raw["when"]
     if not isinstance(when_raw, list) or not all(isinstance(w, str) for w in when_raw):
         raise fail("'when' must be a list of condition strings")
@@ -491,13 +497,11 @@ def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, Conclu
     if verdict not in ("yes", "unknown"):
         raise fail("'then.verdict' is 'yes' (the default) or 'unknown' (sources conflict)")
     assumptions = raw.get("assumptions", [])
-    if not isinstance(assumptions, list) or not all(isinstance(a, str) for a in assumptions):
-        raise fail("'assumptions' must be a list of strings")
     return Rule(
-        id=rid, title=str(raw["title"]), conclusion=then["conclusion"], when=when,
+        id=rid, title=raw["title"], conclusion=then["conclusion"], when=when,
         when_text=tuple(when_raw), args=tuple(args), value=value, verdict=verdict,
         effective_from=start, effective_until=until, sources=tuple(srcs), confidence=confidence,
         for_var=for_var, for_table=for_table, assumptions=tuple(assumptions),
-        digest=tuple(raw.get("digest", ())), group=str(raw.get("group", "")), notes=str(raw.get("notes", "")),
-        file=file, advisory=bool(raw.get("advisory", False)),
+        digest=tuple(raw.get("digest", ())), group=raw.get("group", ""), notes=raw.get("notes", ""),
+        file=file, advisory=raw.get("advisory", False),
     )

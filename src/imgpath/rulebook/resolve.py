@@ -67,11 +67,16 @@ def check_rules(rules: Iterable[Rule], sources: Mapping[str, Source], tables: Ma
         checker = _NameChecker(tables, conclusions, r)
         for node, text in zip(r.when, r.when_text, strict=True):
             checker.check(node, text)
+            if checker.type_of(node, text, {}) not in ("bool", "any"):
+                raise checker.fail("a condition must be true or false; this is "
+                                   f"{_TYPE_WORDS[checker.type_of(node, text, {})]}", text)
         for name, node in r.args:
             checker.check(node, ex.render(node))
+            checker.type_of(node, ex.render(node), {})
             checker.arg_domain(spec, name, node, ex.render(node))
         if r.value is not None:
             checker.check(r.value, ex.render(r.value))
+            checker.type_of(r.value, ex.render(r.value), {})
     for spec in conclusions.values():
         for sid in spec.sources:
             if sid not in sources:
@@ -233,6 +238,132 @@ class _NameChecker:
             meta = fields_by_key(current)[part].metadata["imgpath"]
             current = meta["cls"]
         return meta
+
+    # ------------------------------------------------------------------ types
+
+    def type_of(self, node: ex.Node, text: str, scope: Mapping[str, type]) -> str:
+        """The type of an expression (bool, number, date, str, list, object or any), checking every
+        operator's operands: what would fail at evaluation ('in' without a list, a number compared
+        with a date, a text used as a condition) fails here, naming the rule."""
+        return self._type(node, text, scope)
+
+    def _type(self, node: ex.Node, text: str, scope: Mapping[str, type]) -> str:
+        if isinstance(node, ex.Const):
+            v = node.value
+            if v is None:
+                return "any"
+            if isinstance(v, bool):
+                return "bool"
+            if isinstance(v, (int, float)):
+                return "number"
+            if isinstance(v, _dt.date):
+                return "date"
+            if isinstance(v, tuple):
+                return "list"
+            return "str"
+        if isinstance(node, ex.Field):
+            return self._field_type(node, scope)
+        if isinstance(node, ex.Ref):
+            return "bool" if self.conclusions[node.name].kind == "boolean" else "any"
+        if isinstance(node, (ex.And, ex.Or, ex.Not)):
+            for part in ex.children(node):
+                self._want(part, ("bool",), text, scope, "and/or/not take true/false conditions")
+            return "bool"
+        if isinstance(node, ex.Cmp):
+            if ex.valued_ref_test(node) is not None:
+                return "bool"
+            left, right = self._type(node.left, text, scope), self._type(node.right, text, scope)
+            if node.op in ("in", "notin"):
+                if right not in ("list", "any"):
+                    raise self.fail(f"'in' needs a list on its right; {ex.render(node.right)} is {_TYPE_WORDS[right]}",
+                                    text)
+                if left in ("list", "object"):
+                    raise self.fail(f"'in' tests one value; {ex.render(node.left)} is {_TYPE_WORDS[left]}", text)
+                return "bool"
+            if "any" in (left, right):
+                return "bool"
+            if node.op in ("<", "<=", ">", ">="):
+                if left != right or left not in ("number", "date"):
+                    raise self.fail(f"{ex.render(node.left)} ({_TYPE_WORDS[left]}) cannot be ordered against "
+                                    f"{ex.render(node.right)} ({_TYPE_WORDS[right]})", text)
+            elif left != right and not {left, right} <= {"list"}:
+                raise self.fail(f"{ex.render(node.left)} ({_TYPE_WORDS[left]}) is never equal to "
+                                f"{ex.render(node.right)} ({_TYPE_WORDS[right]})", text)
+            return "bool"
+        if isinstance(node, ex.Arith):
+            left, right = self._type(node.left, text, scope), self._type(node.right, text, scope)
+            if node.op == "+" and {left, right} <= {"str", "any"} and "str" in (left, right):
+                return "str"  # 'US-' + offer.state
+            for side, t in ((node.left, left), (node.right, right)):
+                if t not in ("number", "any"):
+                    raise self.fail(f"arithmetic needs numbers; {ex.render(side)} is {_TYPE_WORDS[t]}", text)
+            return "number"
+        if isinstance(node, ex.Func):
+            return self._func_type(node, text, scope)
+        if isinstance(node, ex.Quant):
+            inner = {**scope, node.var: self.sections[node.source.root]}
+            self._want(node.pred, ("bool",), text, inner, f"the condition of {node.fn}() must be true or false")
+            if node.fn in ("any", "all"):
+                return "bool"
+            if node.fn in ("count", "sum_years", "sum_years_since"):
+                for e in node.extra:
+                    self._want(e, ("date",), text, scope, f"{node.fn}() counts from a date")
+                return "number"
+            for e in node.extra:  # earliest / latest
+                return self._type(e, text, inner)
+            return "any"  # pragma: no cover
+        return "any"  # pragma: no cover - every node kind is handled above
+
+    def _want(self, node: ex.Node, types: tuple[str, ...], text: str, scope: Mapping[str, type], why: str) -> None:
+        t = self._type(node, text, scope)
+        if t != "any" and t not in types:
+            raise self.fail(f"{why}; {ex.render(node)} is {_TYPE_WORDS[t]}", text)
+
+    def _func_type(self, node: ex.Func, text: str, scope: Mapping[str, type]) -> str:
+        name, args = node.name, node.args
+        if name in ("present", "known"):
+            for a in args:
+                self._type(a, text, scope)
+            return "bool"
+        if name == "first_known":
+            types = {self._type(a, text, scope) for a in args} - {"any"}
+            if len(types) > 1:
+                raise self.fail(f"first_known() takes values of one kind, got {', '.join(sorted(types))}", text)
+            return types.pop() if types else "any"
+        if name == "years_between":
+            for a in args:
+                self._want(a, ("date",), text, scope, "years_between() takes two dates")
+            return "number"
+        if name == "year":
+            self._want(args[0], ("date",), text, scope, "year() takes a date")
+            return "number"
+        # add_years, add_months, add_days: a date and a number
+        self._want(args[0], ("date",), text, scope, f"{name}() takes a date first")
+        self._want(args[1], ("number",), text, scope, f"{name}() takes a number second")
+        return "date"
+
+    def _field_type(self, node: ex.Field, scope: Mapping[str, type]) -> str:
+        root = node.root
+        if root == "as_of":
+            return "date"
+        if root in self.bound and root not in scope:
+            table = self.bound[root]
+            col = node.path[0]
+            if col == table.key:
+                return "number" if table.key_type == "int" else "str"
+            return _COLUMN_TYPES.get(table.columns.get(col, ""), "any")
+        if not node.path:
+            return "object"
+        meta = self.field_meta(node, scope)
+        return "any" if meta is None else _SCHEMA_TYPES.get(meta["kind"], "any")
+
+
+_SCHEMA_TYPES = {"bool": "bool", "int": "number", "number": "number", "date": "date", "str": "str", "enum": "str",
+                 "country": "str", "state": "str", "jurisdiction": "str", "countries": "list", "strings": "list",
+                 "states": "list", "object": "object", "note": "object", "list": "list"}
+_COLUMN_TYPES = {"str": "str", "int": "number", "number": "number", "bool": "bool", "date": "date", "list": "list"}
+_TYPE_WORDS = {"bool": "true/false", "number": "a number", "date": "a date", "str": "text", "list": "a list",
+               "object": "a section, not a value", "any": "any value"}
 
 
 def _kind_words(kind: str) -> str:
