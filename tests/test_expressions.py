@@ -239,11 +239,6 @@ REJECTED = {
     "list-with-name": "[a]",
     "yield": "(yield x)",
     "await": "await x",
-    "eval-positional": "eval('1')",
-    "exec-positional": "exec('import os')",
-    "open-positional": "open('/etc/passwd')",
-    "getattr-positional": "getattr(school, 'country')",
-    "conclusion-positional": "licensable('TX')",
     "keyword-dunder-arg": "licensable(__class__=1)",
     "keyword-to-function": "present(x=1)",
     "keyword-to-aggregate": "any(e in exams, cond=True)",
@@ -277,6 +272,27 @@ REJECTED = {
     "deep-minus": "-" * 3000 + "1",
     "deep-calls": "present(" * 80 + "a" + ")" * 80,
 }
+
+
+#: Positional calls parse as calls of definitions (rule language v2) and are refused when the
+#: rulebook resolves names: nothing is ever called.
+UNKNOWN_CALLS = {
+    "eval-positional": "eval('1')",
+    "exec-positional": "exec('import os')",
+    "open-positional": "open('/etc/passwd')",
+    "getattr-positional": "getattr(school, 'country')",
+    "conclusion-positional": "licensable('TX')",
+}
+
+
+@pytest.mark.parametrize("text", list(UNKNOWN_CALLS.values()), ids=list(UNKNOWN_CALLS))
+def test_positional_calls_are_definitions_or_refused(text: str) -> None:
+    from imgpath.rulebook.resolve import expand
+
+    node = parse(text)
+    assert isinstance(node, ex.Call)
+    with pytest.raises(RuleError, match="unknown function or definition"):
+        expand(node, {})
 
 
 class TestParseRejects:

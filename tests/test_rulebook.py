@@ -83,7 +83,7 @@ class TestLoading:
         (("school.country != 'US'", "__import__('os')"), "names starting with '_'"),
         (("school.country != 'US'", "[x for x in exams]"), "comprehensions"),
         (("school.country != 'US'", "lambda: 1"), "lambdas"),
-        (("school.country != 'US'", "open('x')"), "keyword arguments only"),
+        (("school.country != 'US'", "open('x')"), "unknown function or definition open()"),
         (("school.country != 'US'", "exams[0].date"), "Subscript"),
         (("school.country != 'US'", "school.country ="), "not a valid expression"),
         (('conclusion = "img"', 'conclusion = "imgg"'), "did you mean 'img'"),

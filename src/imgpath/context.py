@@ -111,6 +111,14 @@ class Context:
             self.season_table.rows.get(self.season, {}) if self.season_table else {})
         self._sections = section_classes()
         self._scoped: dict[str, tuple[Any, ...]] = {}
+        self._tables: dict[str, Table] = {}
+
+    def table(self, name: str) -> Table:
+        """A table as it reads on ``as_of`` (dated cells resolved: :meth:`Table.at`)."""
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.book.tables[name].at(self.as_of)
+        return table
 
     def original_indices(self, section: str) -> list[int]:
         """Positions in the original document of the list entries known at ``as_of``."""

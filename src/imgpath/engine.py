@@ -55,7 +55,7 @@ def prepare(program: EngineProgram, ctx: Context) -> tuple[list[dict[str, Any]],
     facts: list[dict[str, Any]] = [{"t": "begin"}, {"t": "ctx", "as_of": encode(ctx.as_of), "season": ctx.season}]
     row_facts: dict[str, dict[Any, dict[str, Any]]] = {}
     for table_name, columns in program.row_columns.items():
-        table = program.book.tables[table_name]
+        table = ctx.table(table_name)
         rows = row_facts[table_name] = {key: _row_fact(table, key, columns) for key in ctx.rows(table_name)}
         if f"r:{table_name}" in program.reads:
             facts.extend(rows.values())
@@ -87,7 +87,7 @@ def prepare(program: EngineProgram, ctx: Context) -> tuple[list[dict[str, Any]],
                 if read(fact):
                     facts.append(fact)
                 continue
-            table = program.book.tables[atom.table]
+            table = ctx.table(atom.table)
             by_key = {}
             for key in ctx.rows(atom.table):
                 frame.vars = {atom.var: RowRef(table, key)}

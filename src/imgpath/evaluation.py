@@ -363,8 +363,7 @@ class Evaluation:
                 if not isinstance(f, ex.Field) or not f.path:
                     continue
                 if rule.for_var and f.root == rule.for_var and row is not None:
-                    table = self.book.tables[rule.for_table]  # type: ignore[index]
-                    cell = table.cell(row, f.path[0])
+                    cell = self.context.table(rule.for_table).cell(row, f.path[0])  # type: ignore[arg-type]
                 elif self.context.season_table is not None and f.root == self.context.season_table.bind:
                     cell = self.context.season_row.get(f.path[0])
                 else:

@@ -73,6 +73,8 @@ class Derivation:
             yield f"{pad}rule {self.rule.id}: {self.rule.title} ({self.rule.window.text})"
         for c in self.conditions:
             yield f"{pad}{c.line()}"
+            if c.expansion():
+                yield f"{pad}    {c.expansion()}"
         for a in self.assumptions:
             yield f"{pad}assumed: {a}"
         for title, url in self.sources:
@@ -212,6 +214,8 @@ class WhyNot:
                 lines.append(f"    {ch.reason}")
             for c in ch.conditions:
                 lines.append(f"    {c.line()}")
+                if c.expansion():
+                    lines.append(f"        {c.expansion()}")
         if self.premises:
             lines.append("  rests on UNKNOWN: " + ", ".join(p.label for p in self.premises))
         if self.decided_by:
@@ -277,7 +281,8 @@ def _derive(ev: Evaluation, judge: Judge, key: Key, visiting: frozenset[Key],
                 if conf != "missing":
                     levels.append(conf)
                 table, rowkey, col = name.split(".", 2)
-                cell = ev.book.tables[table].cell(int(rowkey) if ev.book.tables[table].key_type == "int" else rowkey, col)
+                view = ev.context.table(table)
+                cell = view.cell(int(rowkey) if view.key_type == "int" else rowkey, col)
                 if cell is not None:
                     sources.extend((ev.book.sources[s].title, ev.book.sources[s].url) for s in cell.sources)
         node = Derivation(label(*key), conclusion.verdict.value,

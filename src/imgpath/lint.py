@@ -51,12 +51,11 @@ def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[Lint
     for spec in book.conclusions.values():
         used.update(spec.sources)
     for table in book.tables.values():
-        for key, row in table.rows.items():
-            for col, cell in row.items():
-                used.update(cell.sources)
-                if not cell.sources and cell.note != "default: absence has this meaning" and table.columns.get(
-                        col) not in ("str",):
-                    add("warning", "figure-without-source", f"{table.name}.{key}.{col} cites no source", table.file)
+        for key, col, cell in table.cells():
+            used.update(cell.sources)
+            if not cell.sources and cell.note != "default: absence has this meaning" and (
+                    table.columns.get(col) not in ("str",) or col in table.meta.get("dated", ())):
+                add("warning", "figure-without-source", f"{table.name}.{key}.{col} cites no source", table.file)
     for extra in book.extras.values():
         used.update(_cited(extra))
     for sid in sorted(set(book.sources) - used):

@@ -372,7 +372,7 @@ def _condition_truths(ev: Evaluation, prog: Program, doc: dict[str, Any]) -> lis
             n, (ex.And, ex.Or, ex.Not, ex.Cmp, ex.Quant)) and not (isinstance(n, ex.Quant) and n.fn not in ("any", "all")))]
         # every boolean part, not only the whole condition: a step can make one conjunct true
         # while the condition as a whole still waits for another step
-        bindings = [None] if table is None else [RowRef(ev.book.tables[table], k) for k in ctx.rows(table)]
+        bindings = [None] if table is None else [RowRef(ctx.table(table), k) for k in ctx.rows(table)]
         for binding in bindings:
             env = ctx.env({var: binding} if binding is not None and var else None)
             for part in parts:

@@ -44,7 +44,7 @@ def run(program: Program, ctx: Context) -> list[Firing]:
             for rule in rules:
                 bindings: tuple[Any, ...] = (None,)
                 if rule.for_table:
-                    table = program.book.tables[rule.for_table]
+                    table = ctx.table(rule.for_table)
                     bindings = tuple(RowRef(table, k) for k in ctx.rows(rule.for_table))
                 for binding in bindings:
                     variables = {rule.for_var: binding} if binding is not None else {}

@@ -65,15 +65,29 @@ class Condition:
     status: str  # holds | fails | unknown
     facts: tuple[FactUse, ...] = ()
     params: tuple[tuple[str, Any, str], ...] = ()  # (table.row.column, value, confidence)
+    #: the definitions the condition uses (rules/definitions.toml), and what it means once expanded
+    definitions: tuple[str, ...] = ()
+    expanded: str = ""
 
     @property
     def missing(self) -> tuple[str, ...]:
         return tuple(f.path for f in self.facts if f.status == "unknown")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"condition": self.text, "status": self.status, "facts": [f.to_dict() for f in self.facts],
-                "parameters": [{"name": n, "value": plain(v), "confidence": c} for n, v, c in self.params],
-                "missing": list(self.missing)}
+        out = {"condition": self.text, "status": self.status, "facts": [f.to_dict() for f in self.facts],
+               "parameters": [{"name": n, "value": plain(v), "confidence": c} for n, v, c in self.params],
+               "missing": list(self.missing)}
+        if self.definitions:
+            out["definitions"] = list(self.definitions)
+            out["expanded"] = self.expanded
+        return out
+
+    def expansion(self, width: int = 160) -> str:
+        """'where passed('step1') means any(e in exams, ...)', cut with an ellipsis; '' without definitions."""
+        if not self.definitions or self.expanded == self.text:
+            return ""
+        text = self.expanded if len(self.expanded) <= width else self.expanded[: width - 1] + "…"
+        return f"means: {text}"
 
     def line(self) -> str:
         facts = "; ".join(str(f) for f in self.facts[:6]) + ("; ..." if len(self.facts) > 6 else "")
@@ -104,7 +118,7 @@ class Judge:
     def env(self, rule: Rule, row: Any) -> ex.Env:
         variables = {}
         if rule.for_var and row is not None:
-            variables[rule.for_var] = RowRef(self.book.tables[rule.for_table], row)  # type: ignore[index]
+            variables[rule.for_var] = RowRef(self.ctx.table(rule.for_table), row)  # type: ignore[arg-type]
         return ex.Env(as_of=self.ctx.as_of, lookup=self.ctx.lookup, conclusion=self.conclusion_truth,
                       variables=variables)
 
@@ -116,7 +130,11 @@ class Judge:
         params: dict[str, tuple[str, Any, str]] = {}
         # a failing condition also shows the entries a false 'any' looked at (what is there instead)
         self._collect(node, env, rule, row, facts, params, {}, misses=k is ex.K.F)
-        return Condition(" ".join(text.split()), status, tuple(facts.values()), tuple(params.values()))
+        used: tuple[str, ...] = ()
+        if rule.defined and node in rule.when:
+            used = rule.defined[rule.when.index(node)]
+        return Condition(" ".join(text.split()), status, tuple(facts.values()), tuple(params.values()), used,
+                         ex.render(node) if used else "")
 
     def _collect(self, node: ex.Node, env: ex.Env, rule: Rule, row: Any, facts: dict[str, FactUse],
                  params: dict[str, tuple[str, Any, str]], elems: dict[str, str], misses: bool = False) -> None:
@@ -159,7 +177,7 @@ class Judge:
             if root in elems:
                 path = elems[root] + "".join(f".{p}" for p in node.path)
             elif rule.for_var and root == rule.for_var:
-                table = self.book.tables[rule.for_table]  # type: ignore[index]
+                table = self.ctx.table(rule.for_table)  # type: ignore[arg-type]
                 col = node.path[0]
                 if col != table.key:
                     cell = table.cell(row, col)

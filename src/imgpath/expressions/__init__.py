@@ -26,14 +26,14 @@ imgpath.errors.RuleError: names starting with '_' are not allowed
 from __future__ import annotations
 
 from ..errors import RuleError
-from .nodes import (AGGREGATES, FLIPPED_CMP, FUNCTIONS, NEGATED_CMP, And, Arith, Cmp, Const, Field, Func, Node, Not,
+from .nodes import (AGGREGATES, FLIPPED_CMP, FUNCTIONS, NEGATED_CMP, And, Arith, Call, Cmp, Const, Field, Func, Node, Not,
                     Or, Quant, Ref, children, conclusion_refs, render, walk)
 from .parser import parse
 from .semantics import Env, arith, as_truth, compare, truth, valued_ref_test, value
 from .values import NONE, UNKNOWN, Interval, K, add_months, day_after, months_between, years_between
 
 __all__ = [
-    "AGGREGATES", "FLIPPED_CMP", "FUNCTIONS", "NEGATED_CMP", "NONE", "UNKNOWN", "And", "Arith", "Cmp", "Const", "Env",
+    "AGGREGATES", "FLIPPED_CMP", "FUNCTIONS", "NEGATED_CMP", "NONE", "UNKNOWN", "And", "Arith", "Call", "Cmp", "Const", "Env",
     "Field", "Func", "Interval", "K", "Node", "Not", "Or", "Quant", "Ref", "RuleError", "add_months", "arith",
     "as_truth", "children", "compare", "conclusion_refs", "day_after", "months_between", "parse", "render", "truth",
     "valued_ref_test", "value", "walk", "years_between",

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["AGGREGATES", "FLIPPED_CMP", "FUNCTIONS", "NEGATED_CMP", "And", "Arith", "Cmp", "Const", "Field", "Func", "Node", "Not", "Or", "Quant",
+__all__ = ["AGGREGATES", "FLIPPED_CMP", "FUNCTIONS", "NEGATED_CMP", "And", "Arith", "Call", "Cmp", "Const", "Field", "Func", "Node", "Not", "Or", "Quant",
            "Ref", "children", "conclusion_refs", "render", "walk"]
 
 
@@ -71,6 +71,18 @@ class Cmp(Node):
 
 @attrs.frozen(cache_hash=True)
 class Func(Node):
+    name: str
+    args: tuple[Node, ...]
+
+
+@attrs.frozen(cache_hash=True)
+class Call(Node):
+    """``name(a, b)`` with positional arguments: a call of a definition (``passed('step1')``).
+
+    The rulebook expands every call when it loads (:mod:`imgpath.rulebook.resolve`); no Call
+    reaches an engine.
+    """
+
     name: str
     args: tuple[Node, ...]
 
@@ -134,7 +146,7 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.arg,)
     if isinstance(node, (Cmp, Arith)):
         return (node.left, node.right)
-    if isinstance(node, Func):
+    if isinstance(node, (Func, Call)):
         return node.args
     if isinstance(node, Quant):
         return (node.source, node.pred, *node.extra)
@@ -175,7 +187,7 @@ def render(node: Node) -> str:
     if isinstance(node, Arith):
         right = _operand(node.right, Arith)
         return f"{_operand(node.left)} {node.op} {right}"
-    if isinstance(node, Func):
+    if isinstance(node, (Func, Call)):
         return f"{node.name}(" + ", ".join(render(a) for a in node.args) + ")"
     if isinstance(node, Quant):
         if node.fn == "sum_years_since":

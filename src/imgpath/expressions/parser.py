@@ -21,7 +21,7 @@ import tokenize
 from typing import Any
 
 from ..errors import RuleError
-from .nodes import AGGREGATES, FUNCTIONS, And, Arith, Cmp, Const, Field, Func, Node, Not, Or, Quant, Ref
+from .nodes import AGGREGATES, FUNCTIONS, And, Arith, Call, Cmp, Const, Field, Func, Node, Not, Or, Quant, Ref
 
 __all__ = ["parse"]
 
@@ -199,9 +199,12 @@ class _Parser:
             if not lo <= len(n.args) <= hi:
                 raise self.fail(f"{name}() takes {lo}{'' if lo == hi else f' to {hi}'} arguments")
             return Func(name, tuple(self.node(a, d) for a in n.args))
-        # anything else must be a conclusion; the rulebook checks the name
+        # anything else is a conclusion (keyword arguments) or a definition (either); the rulebook
+        # resolves the name
         if n.args:
-            raise self.fail(f"conclusion {name}() takes keyword arguments only, e.g. {name}(state='TX')")
+            if n.keywords:
+                raise self.fail(f"{name}(): give every argument by position or every one by name, not both")
+            return Call(name, tuple(self.node(a, d) for a in n.args))
         args = []
         for kw in n.keywords:
             assert kw.arg is not None

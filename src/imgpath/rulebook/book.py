@@ -19,8 +19,8 @@ from .._internal import cache as _cache
 from .._internal import views
 from ..errors import RuleError, UnknownConclusion, UnknownRule
 from . import graph
-from .load import cell_from, hint, read_folder, read_rule_file
-from .model import BEGINNING, END_OF_TIME, ConclusionSpec, LintIssue, Rule, Source, Table
+from .load import Names, cell_from, hint, read_folder, read_rule_file
+from .model import BEGINNING, END_OF_TIME, ConclusionSpec, Definition, LintIssue, Rule, Source, Table
 from .resolve import check_rules
 
 __all__ = ["Rulebook", "load_rulebook"]
@@ -43,6 +43,7 @@ class Rulebook:
         path: Path | None = None,
         extras: Mapping[str, Any] | None = None,
         name: str = "",
+        definitions: Mapping[str, Definition] | None = None,
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.sources: Mapping[str, Source] = dict(sources)
@@ -51,6 +52,8 @@ class Rulebook:
         self.path = path
         self.name = name or (str(path) if path else "rulebook")
         self.extras: Mapping[str, Any] = dict(extras or {})
+        #: the rule language's named predicates, groups and values (rules/definitions.toml)
+        self.definitions: Mapping[str, Definition] = dict(definitions or {})
         self._by_id = {r.id: r for r in self.rules}
         if len(self._by_id) != len(self.rules):
             dup = next(r for r in self.rules if sum(x.id == r.id for x in self.rules) > 1)
@@ -91,6 +94,9 @@ class Rulebook:
                 dates.add(r.effective_from)
             if r.effective_until < END_OF_TIME:
                 dates.add(r.effective_until + _dt.timedelta(days=1))
+        for table in self.tables.values():
+            for _, _, series in table.series():
+                dates.update(series.dates())
         return sorted(dates)
 
     def source(self, source_id: str) -> Source:
@@ -137,8 +143,7 @@ class Rulebook:
         ``rules`` is a rule file (``.toml`` with ``[[rule]]`` entries) or :class:`Rule` objects.
         """
         if isinstance(rules, (str, Path)):
-            bound = {t.bind for t in self.tables.values() if t.bind != "for"}
-            new = read_rule_file(Path(rules), None, self.conclusions, bound)
+            new = read_rule_file(Path(rules), None, Names(self.conclusions, self.tables, self.definitions))
         else:
             new = list(rules)
         replaced = {r.id: r for r in new}
@@ -179,7 +184,7 @@ class Rulebook:
     def _evolve(self, **changes: Any) -> Rulebook:
         parts: dict[str, Any] = {"rules": self.rules, "sources": self.sources, "tables": self.tables,
                                  "conclusions": self.conclusions, "path": self.path, "extras": self.extras,
-                                 "name": self.name}
+                                 "name": self.name, "definitions": self.definitions}
         parts.update(changes)
         return Rulebook(parts.pop("rules"), parts.pop("sources"), parts.pop("tables"), parts.pop("conclusions"),
                         **parts)
@@ -240,7 +245,7 @@ def load_rulebook(path: str | Path, *, cache: bool = False) -> Rulebook:
             entry = entry if entry is not None else None
     folder = read_folder(root)
     book = Rulebook(folder.rules, folder.sources, folder.tables, folder.conclusions, path=root,
-                    extras=folder.extras)
+                    extras=folder.extras, definitions=folder.definitions)
     if entry is not None:
         _cache.store("rulebook", entry, pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL))
     return book

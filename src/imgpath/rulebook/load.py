@@ -23,10 +23,10 @@ import attrs
 from .. import expressions as ex
 from ..errors import RuleError
 from ..facts import fields_by_key, section_classes
-from .model import BEGINNING, END_OF_TIME, Cell, ConclusionSpec, Confidence, Rule, Source, Table
-from .resolve import bare_refs
+from .model import BEGINNING, END_OF_TIME, Cell, ConclusionSpec, Confidence, Definition, Rule, Series, Source, Step, Table
+from .resolve import bare_refs, bind, expand, substitute
 
-__all__ = ["DATA_FILES", "Folder", "cell_from", "check_number", "hint", "read_folder", "read_rule_file", "read_toml"]
+__all__ = ["DATA_FILES", "Folder", "Names", "cell_from", "check_number", "hint", "read_definitions", "read_folder", "read_rule_file", "read_toml"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9\-_.]*$")
@@ -44,12 +44,27 @@ class Folder:
     tables: Mapping[str, Table]
     conclusions: Mapping[str, ConclusionSpec]
     extras: Mapping[str, Any]
+    definitions: Mapping[str, Definition] = attrs.field(factory=dict)
 
 
 def hint(name: str, options: Iterable[str]) -> str:
     """'; did you mean 'x'?' for the closest option, or ''."""
     found = difflib.get_close_matches(name, [str(o) for o in options], n=1)
     return f"; did you mean {found[0]!r}?" if found else ""
+
+
+@attrs.frozen
+class Names:
+    """What the names in a rule file can refer to: conclusions, tables, definitions, bound rows."""
+
+    conclusions: Mapping[str, ConclusionSpec]
+    tables: Mapping[str, Table] = attrs.field(factory=dict)
+    definitions: Mapping[str, Definition] = attrs.field(factory=dict)
+
+    @property
+    def bound(self) -> set[str]:
+        """Names of rows bound for every rule (``season``)."""
+        return {t.bind for t in self.tables.values() if t.bind != "for"}
 
 
 def read_folder(root: Path) -> Folder:
@@ -73,33 +88,143 @@ def read_folder(root: Path) -> Folder:
             else:
                 _check_shape(doc, DATA_FILES.get(f.stem), _rel(f, root), f.stem)
                 extras[f.stem] = doc
-    bound = {t.bind for t in tables.values() if t.bind != "for"}
+    files = [f for f in sorted(root.glob("*.toml")) if f.name not in ("sources.toml", "conclusions.toml")]
+    docs = [(f, read_toml(f, root)) for f in files]
+    names = Names(conclusions, tables, read_definitions(docs, root, Names(conclusions, tables)))
     rules: list[Rule] = []
     seen: dict[str, str] = {}
-    for f in sorted(root.glob("*.toml")):
-        if f.name in ("sources.toml", "conclusions.toml"):
-            continue
-        for rule in read_rule_file(f, root, conclusions, bound):
+    for f, doc in docs:
+        for rule in _rules_of(doc, _rel(f, root), names):
             if rule.id in seen:
                 raise RuleError(f"duplicate rule id (also in {seen[rule.id]})", file=rule.file, rule_id=rule.id)
             seen[rule.id] = rule.file
             rules.append(rule)
-    return Folder(tuple(rules), sources, tables, conclusions, extras)
+    return Folder(tuple(rules), sources, tables, conclusions, extras, names.definitions)
 
 
-def read_rule_file(f: Path, root: Path | None, conclusions: Mapping[str, ConclusionSpec],
-                   bound: Iterable[str]) -> list[Rule]:
-    """The rules of one rule file, parsed (names are resolved later)."""
+def read_rule_file(f: Path, root: Path | None, names: Names) -> list[Rule]:
+    """The rules of one rule file, parsed and with definitions expanded (names are checked later)."""
     doc = read_toml(f, root)
-    file = _rel(f, root)
-    unknown = set(doc) - {"rule", "schema", "about"}
+    own = read_definitions([(f, doc)], root, names)
+    if own:
+        names = attrs.evolve(names, definitions={**names.definitions, **own})
+    return _rules_of(doc, _rel(f, root), names)
+
+
+def _rules_of(doc: dict[str, Any], file: str, names: Names) -> list[Rule]:
+    unknown = set(doc) - {"rule", "schema", "about", "define"}
     if unknown:
-        raise RuleError(f"unexpected top-level keys {sorted(unknown)}; rule files hold [[rule]] entries", file=file)
+        raise RuleError(f"unexpected top-level keys {sorted(unknown)}; rule files hold [[rule]] entries "
+                        "and [define.<name>] definitions", file=file)
+    schema = doc.get("schema", 1)
+    if schema not in (1, 2):
+        raise RuleError(f"schema must be 1 or 2, got {schema!r}", file=file)
     entries = doc.get("rule", [])
     if not isinstance(entries, list):
         raise RuleError("'rule' must be an array of tables: write [[rule]]", file=file)
-    sections = set(section_classes())
-    return [_load_rule(raw, file, i, conclusions, sections, set(bound)) for i, raw in enumerate(entries)]
+    return [_load_rule(raw, file, i, names, schema) for i, raw in enumerate(entries)]
+
+
+# --------------------------------------------------------------------------- definitions
+
+_DEFINE_KEYS = {"title", "params", "expr", "when", "value", "notes"}
+
+
+def read_definitions(docs: Iterable[tuple[Path, dict[str, Any]]], root: Path | None,
+                     names: Names) -> dict[str, Definition]:
+    """The ``[define.<name>]`` entries of rule files, each parsed and expanded in terms of the others.
+
+    A definition is an expression with parameters (``expr``), a group of conditions (``when``)
+    or a named value (``value``, e.g. a list of codes). Its name may not hide a conclusion, a
+    section of the applicant, a table, a function or another definition; definitions may use one
+    another but not themselves.
+    """
+    raw_defs: dict[str, tuple[str, dict[str, Any]]] = {}
+    taken = {*names.conclusions, *section_classes(), *names.tables, *names.bound, *ex.FUNCTIONS, *ex.AGGREGATES,
+             "as_of", "date"}
+    for f, doc in docs:
+        file = _rel(f, root)
+        block = doc.get("define", {})
+        if not isinstance(block, dict):
+            raise RuleError("'define' holds [define.<name>] tables", file=file)
+        for name, raw in block.items():
+            if not isinstance(raw, dict):
+                raise RuleError(f"define.{name}: expected a table with title and expr, when or value", file=file)
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in taken or name in raw_defs:
+                why = "already names something else" if name in taken or name in raw_defs else "is not a name"
+                raise RuleError(f"define.{name}: {name!r} {why}; pick another", file=file)
+            extra = set(raw) - _DEFINE_KEYS
+            if extra:
+                bad = sorted(extra)[0]
+                raise RuleError(f"define.{name}: unknown key {bad!r}{hint(bad, _DEFINE_KEYS)}", file=file)
+            if sum(k in raw for k in ("expr", "when", "value")) != 1:
+                raise RuleError(f"define.{name}: give exactly one of expr, when or value", file=file)
+            raw_defs[name] = (file, raw)
+    out: dict[str, Definition] = {}
+    visiting: list[str] = []
+
+    def build(name: str) -> Definition:
+        if name in out:
+            return out[name]
+        if name in visiting:
+            raise RuleError(f"define.{name}: defined in terms of itself ({' -> '.join([*visiting, name])})",
+                            file=raw_defs[name][0])
+        visiting.append(name)
+        file, raw = raw_defs[name]
+        params = raw.get("params", [])
+        if not isinstance(params, list) or not all(isinstance(p, str) and p.isidentifier() for p in params):
+            raise RuleError(f"define.{name}: params is a list of names", file=file)
+        title = raw.get("title", "")
+        if not isinstance(title, str):
+            raise RuleError(f"define.{name}: title must be text", file=file)
+        if "value" in raw:
+            value = raw["value"]
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, (list, dict)):
+                    raise RuleError(f"define.{name}: a value is a literal or a list of literals", file=file)
+                check_number(v, f"define.{name}", file)
+            d = Definition(name, "value", (), (), (), tuple(value) if isinstance(value, list) else value, title, file)
+        else:
+            kind = "expr" if "expr" in raw else "when"
+            texts = [raw["expr"]] if kind == "expr" else raw["when"]
+            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+                raise RuleError(f"define.{name}: {kind} must be {'a condition' if kind == 'expr' else 'a list of conditions'}",
+                                file=file)
+            needed = {n for t in texts for n in _names_in(t, file, name)} & set(raw_defs)
+            for dep in sorted(needed - {name} - set(params)):
+                build(dep)
+            if name in needed:
+                build(name)  # reports the cycle
+            local = frozenset(params)
+            body = []
+            for t in texts:
+                try:
+                    node = expand(ex.parse(t), out, local, names.tables)
+                except RuleError as err:
+                    raise RuleError(f"define.{name}: {err.problem}", file=file, text=t) from None
+                body.append(bare_refs(node, names.conclusions, section_classes(), names.bound, local))
+            d = Definition(name, kind, tuple(params), tuple(body), tuple(texts), None, title, file)
+        visiting.pop()
+        out[name] = d
+        return d
+
+    for name in raw_defs:
+        build(name)
+    return out
+
+
+def _names_in(text: str, file: str, name: str) -> set[str]:
+    try:
+        node = ex.parse(text)
+    except RuleError as err:
+        raise RuleError(f"define.{name}: {err.problem}", file=file, text=text) from None
+    out: set[str] = set()
+    for n in ex.walk(node):
+        if isinstance(n, ex.Field):
+            out.add(n.root)
+        elif isinstance(n, (ex.Call, ex.Ref)):
+            out.add(n.name)
+    return out
 
 
 def _rel(f: Path, root: Path | None) -> str:
@@ -313,7 +438,7 @@ def _load_conclusions(f: Path, root: Path) -> dict[str, ConclusionSpec]:
 
 _COLUMN_TYPES = ("str", "int", "number", "bool", "date", "list")
 _TABLE_KEYS = {"name", "key", "key_type", "bind", "columns", "defaults", "scope", "description", "horizon",
-               "default_match_day"}
+               "default_match_day", "dated"}
 
 
 def _load_table(f: Path, doc: dict[str, Any], root: Path) -> Table:
@@ -338,19 +463,25 @@ def _load_table(f: Path, doc: dict[str, Any], root: Path) -> Table:
         if typ not in _COLUMN_TYPES:
             raise RuleError(f"column {col}: type must be one of {_COLUMN_TYPES}", file=file)
     key_type = meta.get("key_type", "str")
-    rows: dict[Any, dict[str, Cell]] = {}
+    dated = meta.get("dated", [])
+    if not isinstance(dated, list) or any(c not in columns for c in dated):
+        raise RuleError("[table] dated lists columns of [table.columns] whose cells change over time", file=file)
+    rows: dict[Any, dict[str, Cell | Series]] = {}
     for raw_key, raw_row in (doc.get(name) or {}).items():
         if key_type == "int" and not str(raw_key).lstrip("-").isdigit():
             raise RuleError(f"{name}.{raw_key}: the key must be a whole number", file=file)
         key: Any = int(raw_key) if key_type == "int" else raw_key
         if not isinstance(raw_row, dict):
             raise RuleError(f"{name}.{raw_key}: expected a table of cells", file=file)
-        row: dict[str, Cell] = {}
+        row: dict[str, Cell | Series] = {}
         for col, raw in raw_row.items():
             where = f"{name}.{raw_key}.{col}"
             if col not in columns:
                 raise RuleError(f"{name}.{raw_key}: unknown column {col!r}{hint(col, columns)}; declare it "
                                 "in [table.columns]", file=file)
+            if col in dated:
+                row[col] = _series(raw, columns[col], where, file)
+                continue
             cell = cell_from(raw if isinstance(raw, dict) else {"value": raw}, columns[col], where, file)
             row[col] = cell
         for col, default in (meta.get("defaults") or {}).items():
@@ -359,9 +490,35 @@ def _load_table(f: Path, doc: dict[str, Any], root: Path) -> Table:
             row.setdefault(col, Cell(_check_cell(default, columns[col], f"{name}.defaults.{col}", file),
                                      "primary", (), "default: absence has this meaning"))
         rows[key] = row
-    settings = {k: v for k, v in meta.items() if k in ("horizon", "default_match_day")}
+    settings = {k: v for k, v in meta.items() if k in ("horizon", "default_match_day", "dated")}
     return Table(name, meta["key"], key_type, meta["bind"], columns, rows, meta.get("scope"), file,
                  meta.get("description", ""), settings)
+
+
+def _series(raw: Any, typ: str, where: str, file: str) -> Series:
+    """A dated cell: ``[[table.KEY.column]]`` steps ``{ from, value, confidence, sources, note, expected, kind }``."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, dict) for x in raw):
+        raise RuleError(f"{where}: a dated cell is a list of steps, [[{where}]] with from and value", file=file)
+    steps: list[Step] = []
+    for i, step in enumerate(raw):
+        at = f"{where}[{i}]"
+        extra = set(step) - {"from", "value", "confidence", "sources", "note", "expected", "kind"}
+        if extra:
+            bad = sorted(extra)[0]
+            raise RuleError(f"{at}: unknown key {bad!r}{hint(bad, ['from', 'expected', 'kind', 'note'])}", file=file)
+        start = step.get("from", BEGINNING if i == 0 else None)
+        if not isinstance(start, _dt.date) or isinstance(start, _dt.datetime):
+            raise RuleError(f"{at}: every step after the first needs 'from', a date", file=file)
+        if steps and start <= steps[-1].start:
+            raise RuleError(f"{at}: steps must be in date order ({start} is not after {steps[-1].start})", file=file)
+        expected = step.get("expected", False)
+        kind = step.get("kind", "")
+        if not isinstance(expected, bool) or not isinstance(kind, str):
+            raise RuleError(f"{at}: expected is true or false, kind is text", file=file)
+        cell = cell_from({k: v for k, v in step.items() if k in ("value", "confidence", "sources", "note")}, typ, at,
+                         file)
+        steps.append(Step(start, cell, expected, kind))
+    return Series(tuple(steps))
 
 
 def cell_from(raw: Mapping[str, Any], typ: str, where: str, file: str) -> Cell:
@@ -399,8 +556,13 @@ _RULE_KEYS = {"id", "title", "when", "then", "effective", "sources", "confidence
               "assumptions", "digest", "group", "advisory"}
 
 
-def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, ConclusionSpec],
-               sections: set[str], bound: set[str]) -> Rule:
+def _load_rule(raw: Any, file: str, index: int, names: Names, schema: int) -> Rule:
+    """One ``[[rule]]`` entry, parsed, with definitions expanded and bare conclusion names resolved.
+
+    In a ``schema = 2`` file an argument or value written as a plain string is that literal
+    (``args = { state = "TN" }``) and an expression says so (``{ expr = "state.code" }``); in
+    ``schema = 1`` files every argument string is an expression (``"'TN'"``).
+    """
     if not isinstance(raw, dict):
         raise RuleError(f"rule #{index + 1}: expected a table", file=file)
     rid = raw.get("id")
@@ -457,11 +619,13 @@ def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, Conclu
         if not isinstance(f, dict) or len(f) != 1 or not all(isinstance(v, str) for v in f.values()):
             raise fail("'for' is { var = \"table\" }, e.g. { state = \"states\" }")
         ((for_var, for_table),) = f.items()
-    local_bound = bound | ({for_var} if for_var else set())
+    local_bound = names.bound | ({for_var} if for_var else set())
+    sections = set(section_classes())
+    shadow = frozenset({for_var} if for_var else set())
 
-    def parse(text: str) -> ex.Node:
+    def parse(text: str, used: set[str] | None = None) -> ex.Node:
         try:
-            node = ex.parse(text)
+            node = expand(ex.parse(text), names.definitions, shadow, names.tables, used)
         except RuleError as err:
             raise fail(err.problem, text) from None
         for n in ex.walk(node):
@@ -471,37 +635,86 @@ def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, Conclu
                         check_number(v, "a number in this condition", file, rid)
                     except RuleError as err:
                         raise fail(err.problem, text) from None
-        return bare_refs(node, conclusions, sections, local_bound)
+        return bare_refs(node, names.conclusions, sections, local_bound)
 
-    when = tuple(parse(w) for w in when_raw)
+    when: list[ex.Node] = []
+    texts: list[str] = []
+    defined: list[tuple[str, ...]] = []
+    for w in when_raw:
+        group = _group_use(w, names.definitions)
+        if group is not None:  # a group of conditions: spliced in, each condition its own line
+            d, node = group
+            try:
+                args = bind(d, node.args if isinstance(node, ex.Call) else (),
+                            dict(node.args) if isinstance(node, ex.Ref) else {})
+            except RuleError as err:
+                raise fail(err.problem, w) from None
+            for body, text in zip(d.body, d.text, strict=True):
+                part = substitute(body, args)
+                when.append(bare_refs(part, names.conclusions, sections, local_bound))
+                texts.append(text if not args else ex.render(part))
+                defined.append((d.name,))
+            continue
+        used: set[str] = set()
+        when.append(parse(w, used))
+        texts.append(w)
+        defined.append(tuple(sorted(used)))
     args = []
     raw_args = then.get("args") or {}
     if not isinstance(raw_args, dict):
-        raise fail("'then.args' is a table: { state = \"'TX'\" }")
+        raise fail("'then.args' is a table: { state = \"TX\" }")
     for k, v in sorted(raw_args.items()):
-        if isinstance(v, (list, dict)):
-            raise fail(f"'then.args.{k}' must be a single value, not {type(v).__name__}")
-        check_number(v, f"then.args.{k}", file, rid)
-        args.append((k, parse(v) if isinstance(v, str) else ex.Const(v)))
+        args.append((k, _operand(v, f"then.args.{k}", schema, parse, fail, file, rid)))
     value: ex.Node | None = None
     if "value" in then:
-        v = then["value"]
-        if isinstance(v, dict):
-            raise fail("'then.value' must be a literal; use 'value_expr' for an expression")
-        for item in (v if isinstance(v, list) else [v]):
-            check_number(item, "then.value", file, rid)
-        value = ex.Const(tuple(v) if isinstance(v, list) else v)
+        value = _operand(then["value"], "then.value", schema, parse, fail, file, rid, literal=True)
     if "value_expr" in then:
+        if not isinstance(then["value_expr"], str):
+            raise fail("'then.value_expr' must be an expression")
         value = parse(then["value_expr"])
     verdict = then.get("verdict", "yes")
     if verdict not in ("yes", "unknown"):
         raise fail("'then.verdict' is 'yes' (the default) or 'unknown' (sources conflict)")
     assumptions = raw.get("assumptions", [])
     return Rule(
-        id=rid, title=raw["title"], conclusion=then["conclusion"], when=when,
-        when_text=tuple(when_raw), args=tuple(args), value=value, verdict=verdict,
+        id=rid, title=raw["title"], conclusion=then["conclusion"], when=tuple(when),
+        when_text=tuple(texts), args=tuple(args), value=value, verdict=verdict,
         effective_from=start, effective_until=until, sources=tuple(srcs), confidence=confidence,
         for_var=for_var, for_table=for_table, assumptions=tuple(assumptions),
         digest=tuple(raw.get("digest", ())), group=raw.get("group", ""), notes=raw.get("notes", ""),
-        file=file, advisory=raw.get("advisory", False),
+        file=file, advisory=raw.get("advisory", False), defined=tuple(defined),
     )
+
+
+def _group_use(text: str, defs: Mapping[str, Definition]) -> tuple[Definition, ex.Node] | None:
+    """A ``when`` entry that is exactly a use of a group definition (``pathways_applicant``)."""
+    try:
+        node = ex.parse(text)
+    except RuleError:
+        return None
+    name = node.root if isinstance(node, ex.Field) and not node.path else getattr(node, "name", None)
+    if not isinstance(node, (ex.Field, ex.Call, ex.Ref)) or name not in defs or defs[name].kind != "when":
+        return None
+    return defs[name], node
+
+
+def _operand(v: Any, where: str, schema: int, parse: Any, fail: Any, file: str, rid: str,
+             literal: bool = False) -> ex.Node:
+    """A conclusion argument or value: a literal, or an expression (``{ expr = ... }``; in schema 1
+    files a string argument is an expression too)."""
+    if isinstance(v, dict):
+        if set(v) != {"expr"} or not isinstance(v["expr"], str):
+            raise fail(f"'{where}' is a literal or {{ expr = \"...\" }}")
+        return parse(v["expr"])  # type: ignore[no-any-return]
+    if isinstance(v, list):
+        if not literal:
+            raise fail(f"'{where}' must be a single value, not a list")
+        for item in v:
+            if isinstance(item, (list, dict)):
+                raise fail(f"'{where}' is a literal or a list of literals")
+            check_number(item, where, file, rid)
+        return ex.Const(tuple(v))
+    check_number(v, where, file, rid)
+    if isinstance(v, str) and schema == 1 and not literal:
+        return parse(v)  # type: ignore[no-any-return]
+    return ex.Const(v)

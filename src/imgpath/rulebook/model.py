@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -26,6 +26,9 @@ __all__ = [
     "Cell",
     "ConclusionSpec",
     "Confidence",
+    "Definition",
+    "Series",
+    "Step",
     "LintIssue",
     "Rule",
     "Source",
@@ -142,6 +145,48 @@ class Cell:
 
 
 @attrs.frozen
+class Step:
+    """One dated value of a :class:`Series`: in force from ``start`` until the next step.
+
+    ``expected`` marks a milestone known only as announced or planned: it is listed (the
+    parameters' history shows it) but never counts as reached (contract §6.5), as OpenFisca's
+    parameter files mark expected values.
+    """
+
+    start: _dt.date
+    cell: Cell
+    expected: bool = False
+    kind: str = ""  # what happened on that day, in words: enacted, effective, rules final, ...
+
+
+@attrs.frozen
+class Series:
+    """A figure that changes over time: dated :class:`Step` values (a dated cell of a table).
+
+    >>> s = Series((Step(BEGINNING, Cell("none")), Step(_dt.date(2025, 1, 1), Cell("in_force")),
+    ...             Step(_dt.date(2026, 1, 1), Cell("x"), expected=True)))
+    >>> s.at(_dt.date(2024, 12, 31)).value, s.at(_dt.date(2026, 6, 1)).value
+    ('none', 'in_force')
+    """
+
+    steps: tuple[Step, ...]
+
+    def at(self, day: _dt.date) -> Cell | None:
+        """The cell in force on ``day`` (expected steps never count), or None before the first step."""
+        found = None
+        for step in self.steps:
+            if step.start > day:
+                break
+            if not step.expected:
+                found = step.cell
+        return found
+
+    def dates(self) -> list[_dt.date]:
+        """The days a reached step starts (when the figure changes)."""
+        return [s.start for s in self.steps if not s.expected and s.start > BEGINNING]
+
+
+@attrs.frozen
 class Table:
     """A parameter table (``rules/data/<name>.toml``): rows of cells keyed by ``key``.
 
@@ -162,9 +207,64 @@ class Table:
     description: str = ""
     meta: Mapping[str, Any] = attrs.field(factory=dict)  # further declared settings of the table
 
+    @property
+    def dated(self) -> bool:
+        """Whether some cell is a dated :class:`Series` (read it through :meth:`at`)."""
+        return any(isinstance(c, Series) for row in self.rows.values() for c in row.values())
+
     def cell(self, key: Any, column: str) -> Cell | None:
+        """A plain cell; for a dated cell use :meth:`at` first (this gives None for a Series)."""
         row = self.rows.get(key)
-        return None if row is None else row.get(column)
+        cell = None if row is None else row.get(column)
+        return cell if isinstance(cell, Cell) else None
+
+    def at(self, day: _dt.date) -> Table:
+        """The table as it reads on ``day``: each dated cell replaced by the cell in force then."""
+        if not self.dated:
+            return self
+        rows: dict[Any, dict[str, Cell]] = {}
+        for key, row in self.rows.items():
+            out: dict[str, Cell] = {}
+            for col, cell in row.items():
+                if isinstance(cell, Series):
+                    cell = cell.at(day)  # type: ignore[assignment]
+                if cell is not None:
+                    out[col] = cell
+            rows[key] = out
+        return attrs.evolve(self, rows=rows)
+
+    def cells(self) -> Iterator[tuple[Any, str, Cell]]:
+        """Every figure: (row key, column, cell), each step of a dated cell included."""
+        for key, row in self.rows.items():
+            for col, cell in row.items():
+                if isinstance(cell, Series):
+                    for step in cell.steps:
+                        yield key, col, step.cell
+                else:
+                    yield key, col, cell
+
+    def series(self) -> list[tuple[Any, str, Series]]:
+        """Every dated cell: (row key, column, series)."""
+        return [(k, c, s) for k, row in self.rows.items() for c, s in row.items() if isinstance(s, Series)]
+
+
+@attrs.frozen
+class Definition:
+    """A named piece of the rule language (``rules/definitions.toml``), expanded where it is used.
+
+    ``kind`` is ``expr`` (a predicate or value, with ``params``), ``when`` (a group of
+    conditions spliced into a rule's ``when``) or ``value`` (a named constant such as a list of
+    codes). ``body`` holds the parsed expression(s); ``text`` the source as written.
+    """
+
+    name: str
+    kind: str
+    params: tuple[str, ...] = ()
+    body: tuple[ex.Node, ...] = ()
+    text: tuple[str, ...] = ()
+    value: Any = None
+    title: str = ""
+    file: str = ""
 
 
 @attrs.frozen
@@ -208,6 +308,8 @@ class Rule:
     notes: str = ""
     file: str = ""
     advisory: bool = False
+    #: per condition of ``when``, the definitions it uses (their names), for explanations
+    defined: tuple[tuple[str, ...], ...] = ()
 
     @property
     def window(self) -> Window:

@@ -19,9 +19,9 @@ import attrs
 from .. import expressions as ex
 from ..errors import RuleError
 from ..facts import fields_by_key, list_sections, section_classes
-from .model import ConclusionSpec, Rule, Source, Table
+from .model import ConclusionSpec, Definition, Rule, Source, Table
 
-__all__ = ["bare_refs", "check_rules"]
+__all__ = ["bare_refs", "check_rules", "expand"]
 
 #: Literal types a field of each schema kind can be compared with.
 _KIND_TYPES: dict[str, tuple[type, ...]] = {
@@ -82,12 +82,11 @@ def check_rules(rules: Iterable[Rule], sources: Mapping[str, Source], tables: Ma
             if sid not in sources:
                 raise RuleError(f"conclusion {spec.name}: unknown source {sid!r}{_hint(sid, sources)}")
     for table in tables.values():
-        for key, row in table.rows.items():
-            for col, cell in row.items():
-                for sid in cell.sources:
-                    if sid not in sources:
-                        raise RuleError(f"table {table.name} row {key} column {col}: unknown source {sid!r}",
-                                        file=table.file)
+        for key, col, cell in table.cells():
+            for sid in cell.sources:
+                if sid not in sources:
+                    raise RuleError(f"table {table.name} row {key} column {col}: unknown source {sid!r}"
+                                    f"{_hint(sid, sources)}", file=table.file)
 
 
 class _NameChecker:
@@ -369,6 +368,135 @@ _TYPE_WORDS = {"bool": "true/false", "number": "a number", "date": "a date", "st
 def _kind_words(kind: str) -> str:
     return {"bool": "true or false", "int": "a number", "number": "a number", "date": "a date",
             "countries": "country codes", "states": "state codes", "strings": "text"}.get(kind, "text")
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def expand(node: ex.Node, defs: Mapping[str, Definition], shadow: frozenset[str] = frozenset(),
+           tables: Mapping[str, Table] | None = None, used: set[str] | None = None) -> ex.Node:
+    """``node`` with every use of a definition replaced by its body (arguments substituted).
+
+    ``passed('step1')`` becomes ``any(e in exams, e.exam == 'step1' and e.result == 'pass')``;
+    ``US_JURISDICTIONS`` becomes its list; a group of conditions used inside an expression
+    becomes their conjunction; the name of a table rules range over (``alt_status``) becomes the
+    list of its keys. Names in ``shadow`` (quantifier and row variables) are never expanded.
+    ``used`` collects the definitions met, for explanations. Unknown calls are RuleErrors.
+    """
+    tables = tables or {}
+    used = used if used is not None else set()
+
+    def walk(n: ex.Node, shadow: frozenset[str]) -> ex.Node:
+        if isinstance(n, ex.Field):
+            if n.root in shadow:
+                return n
+            d = defs.get(n.root)
+            if d is not None:
+                if n.path:
+                    raise RuleError(f"{d.name} is a definition; it has no field {n.path[0]!r}")
+                return _use(d, (), {})
+            table = tables.get(n.root)
+            if table is not None and table.bind == "for" and not n.path:
+                return ex.Const(tuple(table.rows))
+            return n
+        if isinstance(n, ex.Call):
+            d = defs.get(n.name)
+            if d is None:
+                known = sorted(set(ex.FUNCTIONS) | set(ex.AGGREGATES) | set(defs))
+                raise RuleError(f"unknown function or definition {n.name}(){_hint(n.name, known)}; calls with "
+                                "positional arguments are functions or definitions (conclusions take keywords)")
+            return _use(d, tuple(walk(a, shadow) for a in n.args), {})
+        if isinstance(n, ex.Ref) and n.name in defs:
+            return _use(defs[n.name], (), {k: walk(v, shadow) for k, v in n.args})
+        if isinstance(n, ex.Quant):
+            inner = shadow | {n.var}
+            return attrs.evolve(n, pred=walk(n.pred, inner), extra=tuple(walk(e, inner) for e in n.extra))
+        if isinstance(n, (ex.And, ex.Or)):
+            return type(n)(tuple(walk(a, shadow) for a in n.args))
+        if isinstance(n, ex.Not):
+            return ex.Not(walk(n.arg, shadow))
+        if isinstance(n, (ex.Cmp, ex.Arith)):
+            return attrs.evolve(n, left=walk(n.left, shadow), right=walk(n.right, shadow))
+        if isinstance(n, ex.Func):
+            return ex.Func(n.name, tuple(walk(a, shadow) for a in n.args))
+        if isinstance(n, ex.Ref):
+            return ex.Ref(n.name, tuple((k, walk(v, shadow)) for k, v in n.args))
+        return n
+
+    def _use(d: Definition, positional: tuple[ex.Node, ...], named: Mapping[str, ex.Node]) -> ex.Node:
+        used.add(d.name)
+        if d.kind == "value":
+            if positional or named:
+                raise RuleError(f"{d.name} is a named value; it takes no arguments")
+            return ex.Const(d.value)
+        args = bind(d, positional, named)
+        parts = [substitute(b, args) for b in d.body]
+        return parts[0] if len(parts) == 1 else ex.And(tuple(parts))
+
+    return walk(node, shadow)
+
+
+def bind(d: Definition, positional: tuple[ex.Node, ...], named: Mapping[str, ex.Node]) -> dict[str, ex.Node]:
+    """Parameter -> argument for one use of ``d``; a RuleError on a missing, extra or unknown one."""
+    sig = f"{d.name}({', '.join(d.params)})"
+    if len(positional) > len(d.params):
+        raise RuleError(f"{sig} takes {len(d.params)} argument(s), got {len(positional)}")
+    args = dict(zip(d.params, positional, strict=False))
+    for k, v in named.items():
+        if k not in d.params:
+            raise RuleError(f"{sig} has no parameter {k!r}{_hint(k, d.params)}")
+        if k in args:
+            raise RuleError(f"{sig}: {k} given twice")
+        args[k] = v
+    missing = [p for p in d.params if p not in args]
+    if missing:
+        raise RuleError(f"{sig}: missing {', '.join(missing)}")
+    return args
+
+
+def substitute(body: ex.Node, args: Mapping[str, ex.Node]) -> ex.Node:
+    """``body`` with each parameter replaced by its argument (``entry.result`` with ``entry = e``
+    becomes ``e.result``). A quantifier variable of the body that an argument also names is renamed,
+    so ``any(e in exams, ...)`` inside a definition never captures an argument's ``e``."""
+    free = {n.root for a in args.values() for n in ex.walk(a) if isinstance(n, ex.Field)}
+
+    def walk(n: ex.Node, renames: Mapping[str, str]) -> ex.Node:
+        if isinstance(n, ex.Field):
+            if n.root in renames:
+                return ex.Field(renames[n.root], n.path)
+            if n.root in args:
+                arg = args[n.root]
+                if not n.path:
+                    return arg
+                if isinstance(arg, ex.Field):
+                    return ex.Field(arg.root, (*arg.path, *n.path))
+                raise RuleError(f"parameter {n.root} is used as {ex.render(n)} but given {ex.render(arg)}, "
+                                "which has no fields")
+            return n
+        if isinstance(n, ex.Quant):
+            var = n.var
+            inner = dict(renames)
+            if var in free or var in renames:
+                fresh = next(f"{var}{i}" for i in range(1, 1000) if f"{var}{i}" not in free)
+                inner[var] = fresh
+                var = fresh
+            else:
+                inner.pop(var, None)
+            return ex.Quant(n.fn, var, walk(n.source, renames), walk(n.pred, inner),
+                            tuple(walk(e, inner) for e in n.extra))
+        if isinstance(n, (ex.And, ex.Or)):
+            return type(n)(tuple(walk(a, renames) for a in n.args))
+        if isinstance(n, ex.Not):
+            return ex.Not(walk(n.arg, renames))
+        if isinstance(n, (ex.Cmp, ex.Arith)):
+            return attrs.evolve(n, left=walk(n.left, renames), right=walk(n.right, renames))
+        if isinstance(n, (ex.Func, ex.Call)):
+            return type(n)(n.name, tuple(walk(a, renames) for a in n.args))
+        if isinstance(n, ex.Ref):
+            return ex.Ref(n.name, tuple((k, walk(v, renames)) for k, v in n.args))
+        return n
+
+    return walk(body, {})
 
 
 def bare_refs(node: ex.Node, conclusions: Mapping[str, ConclusionSpec], sections: Iterable[str],
