@@ -175,6 +175,11 @@ class TestLoading:
             load_rulebook(tmp_path)
 
 
+def _cli(*args: str) -> tuple[int, str, str]:
+    out = subprocess.run([sys.executable, "-m", "imgpath", *args], capture_output=True, text=True, timeout=120)
+    return out.returncode, out.stdout, out.stderr
+
+
 def test_reload_picks_up_edited_rules() -> None:
     """importlib.reload(imgpath) in Jupyter loads the rules again (issue 14 #11)."""
     code = ("import importlib, imgpath; a = imgpath.rulebook(); importlib.reload(imgpath); "
@@ -185,6 +190,32 @@ def test_reload_picks_up_edited_rules() -> None:
 
 
 class TestLint:
+    def test_stale_sources_warn_and_are_listed(self, tmp_path: Path) -> None:
+        """A source last checked more than a year before 'today' is a warning, never an error (issue 13 #7)."""
+        import datetime as dt
+
+        from imgpath.lint import stale_sources
+
+        book = load_rulebook(book_with(tmp_path, GOOD))
+        assert not [i for i in book.lint(today=dt.date(2026, 6, 1)) if i.code == "stale-source" and "src-a" in i.message]
+        issues = book.lint(today=dt.date(2027, 1, 2))
+        stale = [i for i in issues if i.code == "stale-source"]
+        assert {i.level for i in stale} == {"warning"}
+        assert any("'src-a': last checked 2026-01-01, 366 days ago" in i.message for i in stale)
+        assert any("'src-b': never checked" in i.message for i in stale)
+        assert [sid for sid, _, _ in stale_sources(book, dt.date(2027, 1, 2))] == ["src-b", "src-a"]
+        code, out, _ = _cli("rules", "--stale", "--today", "2027-01-02", "--path", str(tmp_path))
+        assert code == 0 and "src-a  last checked 2026-01-01 (366 days ago)" in out and "2 of 2 sources" in out
+
+    def test_lint_prints_the_primary_share_per_file(self, tmp_path: Path) -> None:
+        from imgpath.lint import primary_share
+
+        book = load_rulebook(book_with(tmp_path, GOOD))
+        assert [str(s) for s in primary_share(book)] == ["rules/r.toml: 1/2 primary (50 %)",
+                                                          "all rules: 1/2 primary (50 %)"]
+        code, out, _ = _cli("rules", "--lint", "--path", str(tmp_path))
+        assert "rules/r.toml: 1/2 primary (50 %)" in out and "all rules: 1/2 primary (50 %)" in out
+
     def test_packaged_rulebook_is_clean(self) -> None:
         """CI fails on any lint error; the packaged rules have none."""
         assert [str(i) for i in imgpath.rulebook().lint() if i.level == "error"] == []

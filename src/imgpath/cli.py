@@ -20,6 +20,7 @@ from .batch import run_batch
 from .errors import EngineError, ImgpathError, InvalidArguments, InvalidFacts, QueryError, RuleError
 from .evaluation import evaluate
 from .facts import load_applicant
+from .lint import STALE_AFTER_DAYS, primary_share, stale_sources
 from .rulebook import load_rulebook, rulebook
 
 __all__ = ["main"]
@@ -72,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true")
 
     r = sub.add_parser("rules", help="list the rules with sources and effective windows")
-    r.add_argument("--lint", action="store_true", help="check the rulebook; exit 1 on errors")
+    r.add_argument("--lint", action="store_true", help="check the rulebook (errors, warnings, the primary "
+                   "share per file); exit non-zero on errors")
+    r.add_argument("--stale", action="store_true", help="list the sources not checked for more than a year")
+    r.add_argument("--today", type=_date, help="the date lint and --stale judge freshness at (default: today)")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("--path", type=Path, help="a rules folder other than the packaged one")
     return p
@@ -198,10 +202,21 @@ def _reason(ev: Any, c: Any) -> str:
 
 def _rules(ns: argparse.Namespace) -> int:
     book = load_rulebook(ns.path) if ns.path else rulebook()
+    if ns.stale:
+        stale = stale_sources(book, ns.today)
+        for sid, checked, age in stale:
+            citing = [r.id for r in book.rules if sid in r.sources]
+            print(f"{sid}  last checked {checked or 'never'}{f' ({age} days ago)' if age is not None else ''}  "
+                  f"{book.sources[sid].url}" + (f"\n    cited by {', '.join(citing[:6])}" if citing else ""))
+        print(f"{len(stale)} of {len(book.sources)} sources not checked within {STALE_AFTER_DAYS} days of "
+              f"{ns.today or _dt.date.today()}")
+        return 0
     if ns.lint:
-        issues = book.lint()
+        issues = book.lint(today=ns.today)
         for issue in issues:
             print(issue)
+        for share in primary_share(book):
+            print(share)
         errors = sum(1 for i in issues if i.level == "error")
         print(f"{len(book.rules)} rules, {len(book.sources)} sources: {errors} error(s), "
               f"{len(issues) - errors} warning(s)")

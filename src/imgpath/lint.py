@@ -4,8 +4,8 @@ Loading already rejects malformed files, unknown names (with did-you-mean)
 and negation cycles. The linter adds what needs the whole book: sources never
 cited, rules resting only on sources weaker than they claim, versions of one
 rule whose effective windows overlap, conclusions no rule can reach, table
-figures without a source, and the engine's limits on every rule set that is
-in force on some date.
+figures without a source, sources not checked for more than a year, and the
+engine's limits on every rule set that is in force on some date.
 
 >>> from imgpath.rulebook import rulebook
 >>> [i for i in rulebook().lint() if i.level == "error"]
@@ -18,6 +18,8 @@ import datetime as _dt
 from collections import defaultdict
 from typing import Any
 
+import attrs
+
 from . import expressions as ex
 from ._internal import views
 from .compiler import lowered, program
@@ -26,7 +28,60 @@ from .rulebook import LintIssue, Rulebook
 from .rulebook.load import hint as _suggest
 from .rulebook.model import END_OF_TIME
 
-__all__ = ["lint_rulebook"]
+__all__ = ["STALE_AFTER_DAYS", "Share", "lint_rulebook", "primary_share", "stale_sources"]
+
+#: A source whose ``retrieved`` date is older than this (at the lint's "today") is stale.
+STALE_AFTER_DAYS = 365
+
+
+@attrs.frozen
+class Share:
+    """How many of a file's rules rest on primary sources (a dated table counts one per step)."""
+
+    file: str
+    primary: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.primary / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.primary}/{self.total} primary ({self.percent:.0f} %)"
+
+
+def primary_share(book: Rulebook) -> list[Share]:
+    """Primary rules per file, then the total (decisions: a rule that only ranges over a dated table
+    is counted as that table's reached steps, each with its own confidence)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    dated = {t.name: t for t in book.tables.values() if t.dated}
+    for rule in book.rules:
+        if rule.for_table in dated and not rule.when and rule.value is not None and not isinstance(
+                rule.value, ex.Const):
+            table = dated[rule.for_table]
+            for _, _, series in table.series():
+                for step in series.steps:
+                    if not step.expected:
+                        counts[table.file][0] += step.cell.confidence == "primary"
+                        counts[table.file][1] += 1
+            continue
+        counts[rule.file][0] += rule.confidence == "primary"
+        counts[rule.file][1] += 1
+    out = [Share(f, p, t) for f, (p, t) in sorted(counts.items())]
+    out.append(Share("all rules", sum(s.primary for s in out), sum(s.total for s in out)))
+    return out
+
+
+def stale_sources(book: Rulebook, today: _dt.date | None = None) -> list[tuple[str, _dt.date | None, int | None]]:
+    """(source id, last checked, age in days) for every source not checked within a year of ``today``
+    (never checked counts as stale), oldest first."""
+    today = today or _dt.date.today()
+    out = []
+    for sid, src in book.sources.items():
+        age = (today - src.retrieved).days if src.retrieved else None
+        if age is None or age > STALE_AFTER_DAYS:
+            out.append((sid, src.retrieved, age))
+    return sorted(out, key=lambda x: (x[1] or _dt.date.min, x[0]))
 
 
 def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[LintIssue]:
@@ -107,6 +162,10 @@ def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[Lint
         for typ, n in big.items():
             add("warning", "many-fact-copies", f"facts of type {typ} are asserted {n} times (rules in force on "
                 f"{day}); simplify the rules testing them")
+    for sid, checked, age in stale_sources(book, today):
+        when = f"last checked {checked}, {age} days ago" if checked else "never checked (no retrieved date)"
+        add("warning", "stale-source", f"source {sid!r}: {when}; re-read it and update 'retrieved'",
+            "rules/sources.toml")
     issues.sort(key=lambda i: (i.level != "error", i.code, i.file, i.rule_id))
     return issues
 
