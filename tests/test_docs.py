@@ -86,3 +86,17 @@ def test_the_harness_finds_the_tutorial() -> None:
     assert DOCS / "tutorial" / "first-evaluation.md" in PAGES
     assert _as_doctest((DOCS / "tutorial" / "first-evaluation.md").read_text()).count(">>> ") > 10
     assert os.path.isdir(ROOT / "examples")
+
+
+@pytest.mark.parametrize("name", ["conclusions", "schema", "rules"])
+def test_generated_reference_pages_are_current(name: str) -> None:
+    """docs/reference/{conclusions,schema,rules}.md are generated from the rules and the schema; a change
+    to either must be followed by regenerating the page (the command is in the generator's docstring)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(DOCS / "_ext" / f"gen_{name}.py")], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (DOCS / "reference" / f"{name}.md").read_text(), (
+        f"docs/reference/{name}.md is stale: run python docs/_ext/gen_{name}.py > docs/reference/{name}.md")

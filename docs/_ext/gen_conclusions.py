@@ -124,7 +124,7 @@ def section(book, name: str, spec, level: str = "##") -> list[str]:
         out.append("- **digest**: " + ", ".join(spec.digest))
     if spec.never_yes:
         srcs = ", ".join(f"[{book.sources[s].title}]({book.sources[s].url})" for s in spec.sources)
-        out.append(f"- **never YES**: no rule concludes it; it is NO by definition ({spec.confidence}: {srcs})")
+        out.append(f"- **never YES**: no rule concludes it; it is NO by definition ({spec.confidence.value}: {srcs})")
     rules = book.rules_for(name)
     if rules:
         out.append("")
@@ -135,7 +135,7 @@ def section(book, name: str, spec, level: str = "##") -> list[str]:
         for r in rules:
             extra = " *(at most UNKNOWN: sources conflict)*" if r.verdict == "unknown" else ""
             title = r.title.replace("|", "\\|")
-            out.append(f"| `{r.id}` | {_window(r)} | {r.confidence} | {title}{extra} |")
+            out.append(f"| `{r.id}` | {_window(r)} | {r.confidence.value} | {title}{extra} |")
     out.append("")
     return out
 

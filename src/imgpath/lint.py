@@ -162,6 +162,13 @@ def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[Lint
         for typ, n in big.items():
             add("warning", "many-fact-copies", f"facts of type {typ} are asserted {n} times (rules in force on "
                 f"{day}); simplify the rules testing them")
+    if book.law:
+        for where, ids, file, rid in [*((r.id, r.digest, r.file, r.id) for r in book.rules),
+                                      *((n, s.digest, "rules/conclusions.toml", "") for n, s in book.conclusions.items())]:
+            for did in ids:
+                if did not in book.law:
+                    add("warning", "unknown-digest-id", f"{where} cites {did!r}, which rules/digest.md does not hold"
+                        + _suggest(did, book.law), file, rid)
     for sid, checked, age in stale_sources(book, today):
         when = f"last checked {checked}, {age} days ago" if checked else "never checked (no retrieved date)"
         add("warning", "stale-source", f"source {sid!r}: {when}; re-read it and update 'retrieved'",

@@ -44,6 +44,7 @@ class Rulebook:
         extras: Mapping[str, Any] | None = None,
         name: str = "",
         definitions: Mapping[str, Definition] | None = None,
+        law: Mapping[str, str] | None = None,
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.sources: Mapping[str, Source] = dict(sources)
@@ -54,6 +55,8 @@ class Rulebook:
         self.extras: Mapping[str, Any] = dict(extras or {})
         #: the rule language's named predicates, groups and values (rules/definitions.toml)
         self.definitions: Mapping[str, Definition] = dict(definitions or {})
+        #: the IMG rules digest by id (rules/digest.md): the law the rules cite in ``digest = [...]``
+        self.law: Mapping[str, str] = dict(law or {})
         self._by_id = {r.id: r for r in self.rules}
         if len(self._by_id) != len(self.rules):
             dup = next(r for r in self.rules if sum(x.id == r.id for x in self.rules) > 1)
@@ -184,7 +187,8 @@ class Rulebook:
     def _evolve(self, **changes: Any) -> Rulebook:
         parts: dict[str, Any] = {"rules": self.rules, "sources": self.sources, "tables": self.tables,
                                  "conclusions": self.conclusions, "path": self.path, "extras": self.extras,
-                                 "name": self.name, "definitions": self.definitions}
+                                 "name": self.name, "definitions": self.definitions,
+                                 "law": self.law}
         parts.update(changes)
         return Rulebook(parts.pop("rules"), parts.pop("sources"), parts.pop("tables"), parts.pop("conclusions"),
                         **parts)
@@ -245,7 +249,7 @@ def load_rulebook(path: str | Path, *, cache: bool = False) -> Rulebook:
             entry = entry if entry is not None else None
     folder = read_folder(root)
     book = Rulebook(folder.rules, folder.sources, folder.tables, folder.conclusions, path=root,
-                    extras=folder.extras, definitions=folder.definitions)
+                    extras=folder.extras, definitions=folder.definitions, law=folder.law)
     if entry is not None:
         _cache.store("rulebook", entry, pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL))
     return book

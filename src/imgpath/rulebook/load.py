@@ -26,7 +26,7 @@ from ..facts import fields_by_key, section_classes
 from .model import BEGINNING, END_OF_TIME, Cell, ConclusionSpec, Confidence, Definition, Rule, Series, Source, Step, Table
 from .resolve import bare_refs, bind, expand, substitute
 
-__all__ = ["DATA_FILES", "Folder", "Names", "cell_from", "check_number", "hint", "read_definitions", "read_folder", "read_rule_file", "read_toml"]
+__all__ = ["DATA_FILES", "Folder", "Names", "cell_from", "check_number", "hint", "read_definitions", "read_folder", "read_law", "read_rule_file", "read_toml"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9\-_.]*$")
@@ -45,6 +45,35 @@ class Folder:
     conclusions: Mapping[str, ConclusionSpec]
     extras: Mapping[str, Any]
     definitions: Mapping[str, Definition] = attrs.field(factory=dict)
+    law: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def read_law(path: Path) -> dict[str, str]:
+    """The IMG rules digest (``rules/digest.md``) by id: ``R2.5.1`` -> its paragraph, ``R2.6`` -> its
+    section heading, ``§8(d)`` -> an item of section 8. Rules cite these ids (``digest = [...]``);
+    the docs show each rule beside them. An absent file gives an empty mapping."""
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    section = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"^#{2,4} (\d+(?:\.\d+)*)\.? (.*)$", line)
+        if heading:
+            section = heading.group(1)
+            out.setdefault(f"R{section}", f"§{section} {heading.group(2).strip()}")
+            continue
+        bullet = re.match(r"^- \*\*(R[\d.]+)\b", line)
+        if bullet:
+            out[bullet.group(1)] = line[2:].strip()
+            continue
+        item = re.match(r"^- \*\*\(([a-z])\)", line)
+        if item and section:
+            out[f"§{section}({item.group(1)})"] = line[2:].strip()
+            continue
+        engine = re.search(r"\*\*(R[\d.]+)\*\*", line)
+        if engine and engine.group(1) not in out:
+            out[engine.group(1)] = line.strip()
+    return out
 
 
 def hint(name: str, options: Iterable[str]) -> str:
@@ -99,7 +128,8 @@ def read_folder(root: Path) -> Folder:
                 raise RuleError(f"duplicate rule id (also in {seen[rule.id]})", file=rule.file, rule_id=rule.id)
             seen[rule.id] = rule.file
             rules.append(rule)
-    return Folder(tuple(rules), sources, tables, conclusions, extras, names.definitions)
+    return Folder(tuple(rules), sources, tables, conclusions, extras, names.definitions,
+                  read_law(root / "digest.md"))
 
 
 def read_rule_file(f: Path, root: Path | None, names: Names) -> list[Rule]:

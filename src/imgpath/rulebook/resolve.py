@@ -416,7 +416,12 @@ def expand(node: ex.Node, defs: Mapping[str, Definition], shadow: frozenset[str]
         if isinstance(n, ex.Not):
             return ex.Not(walk(n.arg, shadow))
         if isinstance(n, (ex.Cmp, ex.Arith)):
-            return attrs.evolve(n, left=walk(n.left, shadow), right=walk(n.right, shadow))
+            left, right = walk(n.left, shadow), walk(n.right, shadow)
+            if (isinstance(n, ex.Arith) and n.op == "+" and isinstance(left, ex.Const)
+                    and isinstance(right, ex.Const) and isinstance(left.value, tuple)
+                    and isinstance(right.value, tuple)):
+                return ex.Const(left.value + right.value)  # two named lists joined: US_PLACES
+            return attrs.evolve(n, left=left, right=right)
         if isinstance(n, ex.Func):
             return ex.Func(n.name, tuple(walk(a, shadow) for a in n.args))
         if isinstance(n, ex.Ref):
