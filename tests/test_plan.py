@@ -25,7 +25,7 @@ def test_plan_for_step3() -> None:
     plan = imgpath.evaluate(STUDENT, as_of=AS_OF).next_steps("step3_eligible")
     assert [s.id for s in plan.steps] == ["pass_step1", "pass_step2ck"]
     assert plan.steps[0].rule and plan.steps[0].deadline is not None
-    assert plan.to_dict()["format"] == "imgpath.plan/1" and "Pass USMLE Step 1" in str(plan)
+    assert plan.to_dict()["format"] == "imgpath.plan/2" and "Pass USMLE Step 1" in str(plan)
 
 
 def test_goal_already_met() -> None:
