@@ -438,7 +438,8 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
             candidates.append(action)
     dropped: list[str] = []
     sub_facts: list[str] = []
-    candidates = _with_prerequisites(ev, goal, candidates, depth, memo, dropped, sub_facts, budget)
+    maybe: list[_Action] = []  # possible once missing facts are known (their prerequisite waits on them)
+    candidates = _with_prerequisites(ev, goal, candidates, depth, memo, dropped, sub_facts, budget, maybe)
     candidates = _useful(ev, key, candidates)
     if conditional:  # only those that could help matter (their missing facts are worth asking)
         useful = {id(a) for a in _useful(ev, key, [a for a, _ in conditional])}
@@ -449,7 +450,10 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
         to_confirm = ev.why_not(goal, **args).missing
     if options:
         return Plan(goal, label, current.value, options, ev.as_of, ev.season, "", to_confirm, advice)
-    facts = _deciding_facts(ev, key, candidates, conditional, sub_facts)
+    union = [*candidates, *(c for c, _ in conditional), *maybe]
+    facts, reachable = _deciding_facts(ev, key, union, conditional, sub_facts)
+    if reachable is Verdict.NO:
+        facts = []  # no value of the missing facts helps: say what stands in the way
     branches: list[Branch] = []
     dead: list[DeadEnd] = []
     if facts and _branching > 0 and budget[0] > 0:
@@ -457,7 +461,9 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     confirm_first = not branches and any(d.confirm for d in dead)
     if confirm_first:
         # more unknown facts than a plan branches on: ask to confirm them first (decisions.md)
-        to_confirm = list(dict.fromkeys([*(f for d in dead for f in d.facts), *(c for d in dead for c in d.confirm)]))
+        touched = _touched_paths(ev)
+        to_confirm = [f for f in dict.fromkeys([*(f for d in dead for f in d.facts), *(c for d in dead for c in d.confirm)])
+                      if f not in touched and f.rsplit(".", 1)[0] not in touched]
         dead = []
     if branches:
         asked = list(dict.fromkeys(f for b in [*branches, *dead] for f in b.facts))
@@ -476,9 +482,11 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
         pass  # no reason: the plan asks to confirm ``to_confirm`` first
     else:
         call = ", ".join([repr(goal), *(f"{k}={v!r}" for k, v in args.items())])
-        reason = "; ".join(dict.fromkeys(blocked)) or "; ".join(x for x in (*dropped, undecided) if x) or (
-            f"no combination of the available actions makes it YES; see why_not({call})")
-        _unchangeable(ev, key, candidates, found)
+        if _unchangeable(ev, key, union, found):
+            reason = "; ".join(dict.fromkeys(found["law"]))
+        else:
+            reason = "; ".join(dict.fromkeys(blocked)) or "; ".join(x for x in (*dropped, undecided) if x) or (
+                f"no combination of the available actions makes it YES; see why_not({call})")
         if undecided_facts:
             to_confirm = list(dict.fromkeys([*facts, *to_confirm]))
     plan = Plan(goal, label, current.value, [], ev.as_of, ev.season, reason, to_confirm, advice, [], dead,
@@ -520,11 +528,14 @@ def _missing_of(ev: Evaluation, condition: str) -> list[str]:
     return list(out)
 
 
-def _deciding_facts(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action],
-                    conditional: list[tuple[_Action, list[str]]], sub_facts: list[str]) -> list[str]:
-    """The missing facts that decide the goal, in the order to ask them: those that decide whether an
+def _deciding_facts(ev: Evaluation, key: tuple[str, Any], union: list[_Action],
+                    conditional: list[tuple[_Action, list[str]]], sub_facts: list[str]) -> tuple[list[str], Verdict]:
+    """The missing facts that decide the goal, in the order to ask them (those that decide whether an
     action is open to the applicant, those a prerequisite plan waits on, then those that leave the
-    goal UNKNOWN once every available action (the conditional ones too) is taken."""
+    goal UNKNOWN once every action that may be open is taken), and the goal's verdict then.
+
+    That verdict is the test of whether branching can help: conditions are three-valued, so a goal
+    that is NO with every such action taken and the facts still missing is NO whatever they are."""
     goal, args = key
     out: dict[str, None] = {}
     for _, missing in conditional:
@@ -532,7 +543,7 @@ def _deciding_facts(ev: Evaluation, key: tuple[str, Any], candidates: list[_Acti
     out.update(dict.fromkeys(sub_facts))
     doc = _copy(ev.applicant.to_dict())
     taken: set[str] = set()
-    for a in [*candidates, *(c for c, _ in conditional)]:
+    for a in union:
         if a.id in taken:
             continue
         taken.add(a.id)
@@ -542,9 +553,10 @@ def _deciding_facts(ev: Evaluation, key: tuple[str, Any], candidates: list[_Acti
         after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
     except InvalidFacts:
         after = ev
-    if after.verdict(goal, **dict(args)) is Verdict.UNKNOWN:
+    verdict = after.verdict(goal, **dict(args))
+    if verdict is Verdict.UNKNOWN:
         out.update(dict.fromkeys(after.why_not(goal, **dict(args)).missing))
-    return list(out)
+    return list(out), verdict
 
 
 def _branch(ev: Evaluation, key: tuple[str, Any], facts: list[str], extra_goals: list[str], branching: int,
@@ -617,28 +629,45 @@ def _assemble(results: list[tuple[Completion, Plan]]) -> tuple[list[Branch], lis
 
 
 def _unchangeable(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action],
-                  found: dict[str, list[str]]) -> None:
+                  found: dict[str, list[str]]) -> bool:
     """Fill ``found`` with what stands in the way once every available action is taken: facts no
-    action changes (``facts``), law not in force or data the rulebook lacks (``law``), and anything
-    else (``other``)."""
+    available action changes (``facts``: citizenship, the school, past exams and dates), law not in
+    force or data the rulebook lacks (``law``), and rules whose obstacles an available action could
+    change (``other``: a gap of the planner)."""
     goal, args = key
     doc = _copy(ev.applicant.to_dict())
     taken: set[str] = set()
+    touched: set[str] = set()
     for a in candidates:
         if a.id not in taken:
             taken.add(a.id)
             for u in a.units():
+                touched.update(_patch_paths(u.spec.get("set", {})))
+                touched.update(f"{section}[new]" for section in u.spec.get("add", {}))
                 _apply(doc, u, ev)
     try:
         after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
     except InvalidFacts:
         after = ev
     if after.verdict(goal, **dict(args)) is Verdict.YES:
-        return
-    touched = _touched_paths(ev)
+        return False
     wn = why_not(after, ev.key(goal, dict(args)))
     found["law"].extend(f"figure {n} (not in the rulebook's data)" for n in wn.missing_parameters)
+    if not any(c.status != "not_in_force" for c in wn.checks):
+        # no rule for it is in force: the law (or this instance of it) does not exist on this date
+        found["law"].extend(f"rule {c.rule.id} is not in force ({c.reason})" for c in wn.checks)
+        found["law"].append(wn.note or f"no rule in force on {ev.as_of} concludes {wn.label}: "
+                                       "the law for it is not in force")
+        return True
     _walk_blockers(after, wn, touched, found, 0)
+    return False
+
+
+def _changeable(path: str, touched: set[str]) -> bool:
+    """Whether an available action sets the fact (an entry already in a list is history: never)."""
+    if "[" in path:
+        return False
+    return path in touched or path.rsplit(".", 1)[0] in touched or path.split(".")[0] in touched
 
 
 def _touched_paths(ev: Evaluation) -> set[str]:
@@ -650,27 +679,35 @@ def _touched_paths(ev: Evaluation) -> set[str]:
 
 
 def _walk_blockers(after: Evaluation, wn: Any, touched: set[str], found: dict[str, list[str]], depth: int) -> None:
+    """Every candidate rule of a NO must be held back by something no available action changes: record,
+    per failing rule, its unchangeable facts or law; a rule held back only by changeable facts is a gap."""
     live = [c for c in wn.checks if c.status != "not_in_force"]
-    if not live:
-        found["law"].extend(f"{c.rule.id} ({c.reason})" for c in wn.checks)
-        return
-    checks = sorted((c for c in live if c.status == "fails"),
-                    key=lambda c: sum(x.status != "holds" for x in c.conditions))
-    for check in checks[:2]:
+    found["law"].extend(f"rule {c.rule.id} is not in force ({c.reason})" for c in wn.checks
+                        if c.status == "not_in_force")
+    for check in (c for c in live if c.status == "fails"):
+        fixed: list[str] = []
+        law: list[str] = []
+        loose: list[str] = []
         for cond in (c for c in check.conditions if c.status == "fails"):
             name = cond.text.strip()
             if depth < 3 and name in after.book.conclusions and not after.book.conclusions[name].args:
-                if after.verdict(name) is not Verdict.YES:
-                    _walk_blockers(after, why_not(after, (name, ())), touched, found, depth + 1)
+                sub: dict[str, list[str]] = {"facts": [], "law": [], "other": []}
+                _walk_blockers(after, why_not(after, (name, ())), touched, sub, depth + 1)
+                fixed.extend(sub["facts"])
+                law.extend(sub["law"])
+                loose.extend(sub["other"])
                 continue
             facts = [f for f in cond.facts if f.status != "unknown"]
             if not facts:
-                found["law"].append(name)
+                law.append(name)
                 continue
             for f in facts:
-                root = f.path.split("[")[0].split(".")[0]
-                changeable = f.path in touched or root in touched or f.path.rsplit(".", 1)[0] in touched
-                found["other" if changeable else "facts"].append(str(f))
+                (loose if _changeable(f.path, touched) else fixed).append(str(f))
+        if fixed or law:
+            found["facts"].extend(fixed)
+            found["law"].extend(law)
+        else:
+            found["other"].extend(loose or [f"rule {check.rule.id}"])
 
 
 def _advice(ev: Evaluation, goal: str) -> list[Advice]:
@@ -692,7 +729,7 @@ def _advice(ev: Evaluation, goal: str) -> list[Advice]:
 
 def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], depth: int,
                         memo: dict[str, Plan], dropped: list[str], sub_facts: list[str],
-                        budget: list[int]) -> list[_Action]:
+                        budget: list[int], maybe: list[_Action]) -> list[_Action]:
     """An action that requires a conclusion (a certificate needs every requirement met) comes with the
     smallest plan for that conclusion folded in, so the search counts it as one unit. (An action that
     requires the goal itself cannot help reach it.)"""
@@ -709,6 +746,8 @@ def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], de
         sub = memo[needs]
         if not sub.options:  # its prerequisite cannot be reached (or waits on missing facts)
             sub_facts.extend(sub._facts)
+            if sub._facts:
+                maybe.append(a)
             dropped.append(f"{a.text('action')} needs {needs}, which cannot be reached"
                            + (f" ({sub.blocked})" if sub.blocked else ""))
             continue
