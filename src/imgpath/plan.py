@@ -439,7 +439,9 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     dropped: list[str] = []
     sub_facts: list[str] = []
     maybe: list[_Action] = []  # possible once missing facts are known (their prerequisite waits on them)
-    candidates = _with_prerequisites(ev, goal, candidates, depth, memo, dropped, sub_facts, budget, maybe)
+    dropped_needs: list[str] = []  # conclusions an action needs that cannot be reached
+    candidates = _with_prerequisites(ev, goal, candidates, depth, memo, dropped, sub_facts, budget, maybe,
+                                     dropped_needs)
     candidates = _useful(ev, key, candidates)
     if conditional:  # only those that could help matter (their missing facts are worth asking)
         useful = {id(a) for a in _useful(ev, key, [a for a, _ in conditional])}
@@ -482,7 +484,7 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
         pass  # no reason: the plan asks to confirm ``to_confirm`` first
     else:
         call = ", ".join([repr(goal), *(f"{k}={v!r}" for k, v in args.items())])
-        if _unchangeable(ev, key, union, found):
+        if _unchangeable(ev, key, union, found, dropped_needs):
             reason = "; ".join(dict.fromkeys(found["law"]))
         else:
             reason = "; ".join(dict.fromkeys(blocked)) or "; ".join(x for x in (*dropped, undecided) if x) or (
@@ -542,11 +544,7 @@ def _deciding_facts(ev: Evaluation, key: tuple[str, Any], union: list[_Action],
         out.update(dict.fromkeys(missing))
     out.update(dict.fromkeys(sub_facts))
     doc = _copy(ev.applicant.to_dict())
-    taken: set[str] = set()
-    for a in union:
-        if a.id in taken:
-            continue
-        taken.add(a.id)
+    for a in _one_variant_each(union):
         for u in a.units():
             _apply(doc, u, ev)
     try:
@@ -629,22 +627,19 @@ def _assemble(results: list[tuple[Completion, Plan]]) -> tuple[list[Branch], lis
 
 
 def _unchangeable(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action],
-                  found: dict[str, list[str]]) -> bool:
+                  found: dict[str, list[str]], needs: Iterable[str] = ()) -> bool:
     """Fill ``found`` with what stands in the way once every available action is taken: facts no
     available action changes (``facts``: citizenship, the school, past exams and dates), law not in
     force or data the rulebook lacks (``law``), and rules whose obstacles an available action could
     change (``other``: a gap of the planner)."""
     goal, args = key
     doc = _copy(ev.applicant.to_dict())
-    taken: set[str] = set()
     touched: set[str] = set()
-    for a in candidates:
-        if a.id not in taken:
-            taken.add(a.id)
-            for u in a.units():
-                touched.update(_patch_paths(u.spec.get("set", {})))
-                touched.update(f"{section}[new]" for section in u.spec.get("add", {}))
-                _apply(doc, u, ev)
+    for a in _one_variant_each(candidates):
+        for u in a.units():
+            touched.update(_patch_paths(u.spec.get("set", {})))
+            touched.update(f"{section}[new]" for section in u.spec.get("add", {}))
+            _apply(doc, u, ev)
     try:
         after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
     except InvalidFacts:
@@ -659,8 +654,21 @@ def _unchangeable(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action
         found["law"].append(wn.note or f"no rule in force on {ev.as_of} concludes {wn.label}: "
                                        "the law for it is not in force")
         return True
+    for name in dict.fromkeys(needs):  # what keeps out the actions whose requirement cannot be met
+        if not after.book.conclusions[name].args and after.verdict(name) is not Verdict.YES:
+            _walk_blockers(after, why_not(after, (name, ())), touched, found, 0)
     _walk_blockers(after, wn, touched, found, 0)
     return False
+
+
+def _one_variant_each(actions: list[_Action]) -> list[_Action]:
+    """One variant per action (the largest of those that grow, the first of the others): the union of
+    everything that may be done, with each action's effect as strong as it gets."""
+    out: dict[str, _Action] = {}
+    for a in actions:
+        if a.id not in out or a.spec.get("smaller_first"):
+            out[a.id] = a
+    return list(out.values())
 
 
 def _changeable(path: str, touched: set[str]) -> bool:
@@ -729,7 +737,7 @@ def _advice(ev: Evaluation, goal: str) -> list[Advice]:
 
 def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], depth: int,
                         memo: dict[str, Plan], dropped: list[str], sub_facts: list[str],
-                        budget: list[int], maybe: list[_Action]) -> list[_Action]:
+                        budget: list[int], maybe: list[_Action], dropped_needs: list[str]) -> list[_Action]:
     """An action that requires a conclusion (a certificate needs every requirement met) comes with the
     smallest plan for that conclusion folded in, so the search counts it as one unit. (An action that
     requires the goal itself cannot help reach it.)"""
@@ -748,6 +756,8 @@ def _with_prerequisites(ev: Evaluation, goal: str, candidates: list[_Action], de
             sub_facts.extend(sub._facts)
             if sub._facts:
                 maybe.append(a)
+            else:
+                dropped_needs.append(needs)
             dropped.append(f"{a.text('action')} needs {needs}, which cannot be reached"
                            + (f" ({sub.blocked})" if sub.blocked else ""))
             continue
