@@ -634,7 +634,8 @@ def _unchangeable(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action
     change (``other``: a gap of the planner)."""
     goal, args = key
     doc = _copy(ev.applicant.to_dict())
-    touched: set[str] = set()
+    touched = {p for spec in ev.book.extras.get("actions", {}).get("actions", {}).values()
+               if not spec.get("requires") for p in _patch_paths(spec.get("set", {}))}
     for a in _one_variant_each(candidates):
         for u in a.units():
             touched.update(_patch_paths(u.spec.get("set", {})))
