@@ -341,7 +341,7 @@ def _option_lines(option: Option, pad: str) -> list[str]:
         if s.note:
             lines.append(f"{pad}   note: {s.note}")
     for c in option.consequences:
-        lines.append(f"{pad}consequence{'' if c.caused else ' (already so)'}: {c.text}")
+        lines.append(f"{pad}{'consequence of this path' if c.caused else 'also (already so)'}: {c.text}")
     return lines
 
 
