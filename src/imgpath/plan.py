@@ -42,7 +42,7 @@ from .rulebook import rulebook as default_rulebook
 from .rulebook.resolve import bare_refs
 
 __all__ = ["Branch", "Consequence", "DeadEnd", "Event", "Option", "Plan", "Step", "calendar", "default_goal",
-           "next_steps"]
+           "next_steps", "training_start"]
 
 #: Most evaluations one plan may spend, most unions of candidate actions it tries (one per choice of
 #: variants), and most options it returns.
@@ -543,18 +543,34 @@ def _deciding_facts(ev: Evaluation, key: tuple[str, Any], union: list[_Action],
     for _, missing in conditional:
         out.update(dict.fromkeys(missing))
     out.update(dict.fromkeys(sub_facts))
-    doc = _copy(ev.applicant.to_dict())
-    for a in _one_variant_each(union):
-        for u in a.units():
-            _apply(doc, u, ev)
-    try:
-        after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
-    except InvalidFacts:
-        after = ev
-    verdict = after.verdict(goal, **dict(args))
-    if verdict is Verdict.UNKNOWN:
-        out.update(dict.fromkeys(after.why_not(goal, **dict(args)).missing))
-    return list(out), verdict
+    best = Verdict.NO
+    for choice in _variant_unions(union):
+        doc = _copy(ev.applicant.to_dict())
+        for a in choice:
+            for u in a.units():
+                _apply(doc, u, ev)
+        try:
+            after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
+        except InvalidFacts:
+            continue
+        verdict = after.verdict(goal, **dict(args))
+        if verdict is Verdict.UNKNOWN:
+            out.update(dict.fromkeys(after.why_not(goal, **dict(args)).missing))
+        if verdict is not Verdict.NO and best is not Verdict.YES:
+            best = verdict
+    return list(out), best
+
+
+def _variant_unions(actions: list[_Action]) -> list[list[_Action]]:
+    """Every action taken at once, one variant of each: the largest of variants that grow, and each of
+    the others in turn (one Pathway at a time), at most MAX_SEEDS unions."""
+    groups: dict[str, list[_Action]] = {}
+    for a in actions:
+        groups.setdefault(a.id, []).append(a)
+    fixed = [g[-1] if g[0].spec.get("smaller_first") else g[0] for g in groups.values()
+             if len(g) == 1 or g[0].spec.get("smaller_first")]
+    varying = [g for g in groups.values() if len(g) > 1 and not g[0].spec.get("smaller_first")]
+    return [fixed + list(choice) for choice in itertools.islice(itertools.product(*varying), MAX_SEEDS)]
 
 
 def _branch(ev: Evaluation, key: tuple[str, Any], facts: list[str], extra_goals: list[str], branching: int,
@@ -635,11 +651,10 @@ def _unchangeable(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action
     goal, args = key
     doc = _copy(ev.applicant.to_dict())
     touched = {p for spec in ev.book.extras.get("actions", {}).get("actions", {}).values()
-               if not spec.get("requires") for p in _patch_paths(spec.get("set", {}))}
+               if not spec.get("requires") for p in _leaf_paths(spec.get("set", {}))}
     for a in _one_variant_each(candidates):
         for u in a.units():
-            touched.update(_patch_paths(u.spec.get("set", {})))
-            touched.update(f"{section}[new]" for section in u.spec.get("add", {}))
+            touched.update(_leaf_paths(u.spec.get("set", {})))
             _apply(doc, u, ev)
     try:
         after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine)
@@ -672,11 +687,20 @@ def _one_variant_each(actions: list[_Action]) -> list[_Action]:
     return list(out.values())
 
 
+def _leaf_paths(patch: Mapping[str, Any]) -> set[str]:
+    """``{"person": {"work_authorized": true}}`` -> {"person.work_authorized"}: the fields a patch sets."""
+    out: set[str] = set()
+    for section, fields in patch.items():
+        for k in fields if isinstance(fields, Mapping) else ():
+            out.add(f"{section}.{k}")
+    return out
+
+
 def _changeable(path: str, touched: set[str]) -> bool:
     """Whether an available action sets the fact (an entry already in a list is history: never)."""
     if "[" in path:
         return False
-    return path in touched or path.rsplit(".", 1)[0] in touched or path.split(".")[0] in touched
+    return any(path == t or path.startswith(t + ".") for t in touched)
 
 
 def _touched_paths(ev: Evaluation) -> set[str]:
