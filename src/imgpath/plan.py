@@ -446,14 +446,17 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     if conditional:  # only those that could help matter (their missing facts are worth asking)
         useful = {id(a) for a in _useful(ev, key, [a for a, _ in conditional])}
         conditional = [(a, m) for a, m in conditional if id(a) in useful]
-    options, undecided = _search(ev, key, candidates, budget)
+    undecided_by: list[str] = []  # the missing facts that leave the closest set of actions UNKNOWN
+    options, undecided = _search(ev, key, candidates, budget, undecided_by)
     to_confirm: list[str] = []
     if current is Verdict.UNKNOWN:
         to_confirm = ev.why_not(goal, **args).missing
     if options:
         return Plan(goal, label, current.value, options, ev.as_of, ev.season, "", to_confirm, advice)
     union = [*candidates, *(c for c, _ in conditional), *maybe]
-    facts, reachable = _deciding_facts(ev, key, union, conditional, sub_facts)
+    facts, reachable = _deciding_facts(ev, key, union, conditional, [*sub_facts, *undecided_by])
+    if undecided_by and reachable is Verdict.NO:
+        reachable = Verdict.UNKNOWN  # an action that replaces a fact made the union worse than a part of it
     if reachable is Verdict.NO:
         facts = []  # no value of the missing facts helps: say what stands in the way
     branches: list[Branch] = []
@@ -474,7 +477,9 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
         return plan
     found: dict[str, list[str]] = {"facts": [], "law": [], "other": []}
     reason = ""
-    undecided_facts = bool(facts) and (_branching <= 0 or budget[0] <= 0)
+    # missing facts remain that were not branched on (depth or budget spent, or no value of them the
+    # rules tell apart): the answer is "confirm them first", not "cannot be reached"
+    undecided_facts = bool(facts) and (_branching <= 0 or budget[0] <= 0 or not (branches or dead))
     if dead and all(not d.confirm for d in dead):
         reason = f"whatever {', '.join(dict.fromkeys(f for d in dead for f in d.facts))} may be: {dead[0].reason}"
         for d in dead:
@@ -491,6 +496,8 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
                 f"no combination of the available actions makes it YES; see why_not({call})")
         if undecided_facts:
             to_confirm = list(dict.fromkeys([*facts, *to_confirm]))
+            if _branching > 0 and budget[0] > 0 and not found["facts"] and not found["law"]:
+                reason = ""  # nothing known stands in the way: confirm the facts first
     plan = Plan(goal, label, current.value, [], ev.as_of, ev.season, reason, to_confirm, advice, [], dead,
                 dict.fromkeys(found["facts"]), dict.fromkeys(found["law"]))
     plan._facts = facts
@@ -979,7 +986,7 @@ def _apply(doc: dict[str, Any], action: _Action, ev: Evaluation) -> None:
 
 
 def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action],
-            budget: list[int]) -> tuple[list[Option], str]:
+            budget: list[int], undecided_by: list[str]) -> tuple[list[Option], str]:
     """The minimal action sets that make the goal YES; when there are none, why the closest is not enough.
 
     Actions only add facts, and conditions are monotone in the facts actions add, so if any set of
@@ -1063,6 +1070,7 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action],
     wn = results[frozenset(a.key for a in closest)].why_not(goal, **dict(args))
     missing = ", ".join(wn.decided_by) or "conflicting sources"
     steps = "; ".join(u.text("action") for u in _units(closest))
+    undecided_by.extend(wn.missing)
     return [], f"after {steps} it would still be UNKNOWN, decided by {missing}"
 
 

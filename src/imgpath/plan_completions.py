@@ -189,11 +189,9 @@ def _from_node(node: ex.Node, is_subject: Any, kind: str, choices: tuple[str, ..
 
 
 def _evaluate(node: ex.Node, ctx: Context, rule: Any) -> list[Any]:
-    """The value of a side of a comparison that reads no applicant field (a literal, a season figure,
-    ``as_of`` arithmetic), for each row the rule ranges over; [] when it cannot be known."""
-    sections = set(section_classes())
-    if any(isinstance(n, ex.Field) and n.root in sections for n in ex.walk(node)):
-        return []
+    """The value of the other side of a comparison (a literal, a season figure, ``as_of`` arithmetic, or
+    a fact the applicant gave: ``year(school.graduated)``), for each row the rule ranges over; [] when
+    it cannot be known."""
     if any(isinstance(n, (ex.Ref, ex.Quant)) for n in ex.walk(node)):
         return []
     bindings: list[dict[str, Any] | None] = [None]
@@ -260,10 +258,10 @@ def _scalar_completions(ev: Evaluation, rules: Iterable[Any], section: str, rest
     kind, choices = _field_kind(section, rest)
     if not kind:
         return []
-    attr_path = tuple("from_" if p == "from" else p for p in rest)
+    wanted = tuple(p.rstrip("_") for p in rest)  # ``from`` is written ``from_`` in conditions
 
     def is_subject(n: ex.Node) -> bool:
-        return isinstance(n, ex.Field) and n.root == section and n.path == attr_path
+        return isinstance(n, ex.Field) and n.root == section and tuple(p.rstrip("_") for p in n.path) == wanted
 
     path = ".".join((section, *rest))
     out = []
