@@ -730,7 +730,10 @@ def _walk_blockers(after: Evaluation, wn: Any, touched: set[str], found: dict[st
         loose: list[str] = []
         for cond in (c for c in check.conditions if c.status == "fails"):
             name = cond.text.strip()
-            if depth < 3 and name in after.book.conclusions and not after.book.conclusions[name].args:
+            if name in after.book.conclusions and depth >= 6:
+                fixed.append(f"{name}: NO")  # deeper than followed: named as the conclusion that fails
+                continue
+            if name in after.book.conclusions and not after.book.conclusions[name].args:
                 sub: dict[str, list[str]] = {"facts": [], "law": [], "other": []}
                 _walk_blockers(after, why_not(after, (name, ())), touched, sub, depth + 1)
                 fixed.extend(sub["facts"])
