@@ -467,8 +467,8 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     if confirm_first:
         # more unknown facts than a plan branches on: ask to confirm them first (decisions.md)
         touched = _touched_paths(ev)
-        to_confirm = [f for f in dict.fromkeys([*(f for d in dead for f in d.facts), *(c for d in dead for c in d.confirm)])
-                      if f not in touched and f.rsplit(".", 1)[0] not in touched]
+        asked = list(dict.fromkeys([*(f for d in dead for f in d.facts), *(c for d in dead for c in d.confirm)]))
+        to_confirm = [f for f in asked if f not in touched and f.rsplit(".", 1)[0] not in touched] or asked
         dead = []
     if branches:
         asked = list(dict.fromkeys(f for b in [*branches, *dead] for f in b.facts))
@@ -498,6 +498,12 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
             to_confirm = list(dict.fromkeys([*facts, *to_confirm]))
             if _branching > 0 and budget[0] > 0 and not found["facts"] and not found["law"]:
                 reason = ""  # nothing known stands in the way: confirm the facts first
+    if not (reason or to_confirm or dead):  # never silent: say what the search saw
+        call = ", ".join([repr(goal), *(f"{k}={v!r}" for k, v in args.items())])
+        reason = "; ".join(x for x in (*blocked, *dropped, undecided) if x) or (
+            f"no combination of the available actions makes it YES; see why_not({call})")
+        if not (found["facts"] or found["law"]):
+            _unchangeable(ev, key, union, found, dropped_needs)
     plan = Plan(goal, label, current.value, [], ev.as_of, ev.season, reason, to_confirm, advice, [], dead,
                 dict.fromkeys(found["facts"]), dict.fromkeys(found["law"]))
     plan._facts = facts
