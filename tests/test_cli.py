@@ -142,7 +142,7 @@ class TestOutputs:
         assert main(["plan", str(ROOT / "examples" / "pathway6-cs-failure.toml"), "--goal", "match_eligible",
                      "--format", "json"]) == 0
         doc = json.loads(capsys.readouterr().out)
-        assert doc["format"] == "imgpath.plan/1"
+        assert doc["format"] == "imgpath.plan/2"
         steps = [s["id"] for s in doc["options"][0]["steps"]]
         assert steps == ["pass_oet", "apply_pathway[n=6]"]
 

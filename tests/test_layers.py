@@ -36,6 +36,7 @@ FLOORS: list[list[str]] = [
     ["engine", "reference", "_internal.judge"],
     ["evaluation"],
     ["explain"],
+    ["plan_completions"],
     ["plan", "diff"],
     ["lint", "render"],
     ["batch", "scenarios", "strategies"],

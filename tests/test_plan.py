@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -25,7 +26,7 @@ def test_plan_for_step3() -> None:
     plan = imgpath.evaluate(STUDENT, as_of=AS_OF).next_steps("step3_eligible")
     assert [s.id for s in plan.steps] == ["pass_step1", "pass_step2ck"]
     assert plan.steps[0].rule and plan.steps[0].deadline is not None
-    assert plan.to_dict()["format"] == "imgpath.plan/1" and "Pass USMLE Step 1" in str(plan)
+    assert plan.to_dict()["format"] == "imgpath.plan/2" and "Pass USMLE Step 1" in str(plan)
 
 
 def test_goal_already_met() -> None:
@@ -60,7 +61,9 @@ def test_calendar() -> None:
 GOALS = [("may_start_acgme_residency", {}), ("match_eligible", {}), ("ecfmg_certified", {}),
          ("h1b_eligible", {}), ("licensable", {"state": "TX"}), ("alt_pathway_eligible", {"state": "TN"}),
          ("ecfmg_exams_met", {}), ("step3_eligible", {}), ("eras_ready", {})]
-UNCHANGEABLE = ("person", "school", "licenses", "practice")  # citizenship, school, graduation, history
+UNCHANGEABLE = ("school", "licenses", "practice")  # the school, graduation, history
+#: person facts no step changes (an employer's petition brings work authorization, nothing else)
+PERSON_FIXED = ("citizenship", "us_status", "in_us", "us_family", "waiver_212e")
 PLANS = max(20, settings.default.max_examples // 4)  # each example plans (tens of what-if evaluations)
 
 
@@ -95,7 +98,7 @@ def test_applying_a_plan_makes_the_goal_yes(app: imgpath.Applicant, goal_args: t
         assert not plan.options and ev.verdict(goal, **args) is Verdict.YES
         return
     if not plan.options:
-        assert plan.blocked, "a plan with no option says why"
+        assert plan.blocked or plan.branches or plan.to_confirm, "a plan with no option branches, asks or says why"
         return
     catalog = ev.book.extras["actions"]["actions"]
     for option in plan.options:
@@ -104,6 +107,8 @@ def test_applying_a_plan_makes_the_goal_yes(app: imgpath.Applicant, goal_args: t
         assert imgpath.evaluate(dict(option.document), as_of=AS_OF).verdict(goal, **args) is Verdict.YES
         for section in UNCHANGEABLE:
             assert replayed.get(section) == doc.get(section), f"a step changed {section}"
+        for key in PERSON_FIXED:
+            assert (replayed.get("person") or {}).get(key) == (doc.get("person") or {}).get(key), f"changed {key}"
         before = doc.get("exams") or []
         assert (replayed.get("exams") or [])[: len(before)] == before, "a step rewrote a past exam"
         for step in option.steps:  # a step that requires a conclusion gets it from the other steps
@@ -189,3 +194,167 @@ def test_no_option_is_a_bigger_version_of_another() -> None:
     plan = ev.next_steps("licensable", state="TX")
     gme = [s.id for o in plan.options for s in o.steps if s.id.startswith("complete_gme")]
     assert gme == ["complete_gme[n=2][state=TX]"]
+
+
+# ------------------------------------------------------------------ issue 12: plans for real people
+
+INDIAN = {"person": {"citizenship": ["IN"], "us_status": "none"},
+          "school": {"country": "IN", "degree": "MBBS", "ecfmg_note": {"from": 1990}, "graduated": "2023-03-31"},
+          "exams": [{"exam": "step1", "date": "2024-02-10", "result": "pass"},
+                    {"exam": "step2ck", "date": "2025-04-22", "result": "pass"}],
+          "ecfmg": {"application_submitted": True, "credentials_verified": True}}
+TODAY = dt.date(2026, 12, 6)
+
+
+def _replay_branch(doc: dict, branch: imgpath.plan.Branch, ev: imgpath.Evaluation) -> dict:
+    from imgpath.plan_completions import apply_patch
+    return _replay(apply_patch(doc, branch.patch), branch.steps, ev)
+
+
+@pytest.mark.parametrize("variant", ["licenses absent", "no [ecfmg] section"])
+def test_missing_license_branches_instead_of_cannot_be_reached(variant: str) -> None:
+    """Steps 1 and 2 CK passed, no OET, licenses not said: it was 'cannot be reached ... decided by
+    ecfmg.pathway.season'. Now the plan branches: with a full licence, Pathway 1; otherwise Pathway 6;
+    each branch replayed (its assumed facts, then its steps) makes the goal YES."""
+    doc = copy.deepcopy(INDIAN)
+    if variant == "no [ecfmg] section":
+        del doc["ecfmg"]
+    ev = imgpath.evaluate(doc, as_of=TODAY)
+    plan = ev.next_steps("may_start_acgme_residency")
+    assert not plan.blocked and "cannot be reached" not in str(plan)
+    assert len(plan.branches) == 2 and plan.to_dict()["format"] == "imgpath.plan/2"
+    licensed, otherwise = plan.branches
+    assert licensed.facts[0] == "licenses" and "kind 'full'" in licensed.condition
+    assert licensed.patch["licenses"][0]["kind"] == "full"
+    assert otherwise.condition.startswith("otherwise") and otherwise.patch["licenses"] == []
+    assert any(s.id == "apply_pathway[n=1]" for s in licensed.steps)
+    assert any(s.id == "apply_pathway[n=6]" for s in otherwise.steps)
+    assert [s.id for s in plan] == [s.id for s in licensed.steps]  # iter(plan): the first branch's steps
+    for b in plan.branches:
+        assert imgpath.evaluate(_replay_branch(doc, b, ev), as_of=TODAY).verdict(plan.goal) is Verdict.YES
+        assert imgpath.evaluate(dict(b.document), as_of=TODAY).verdict(plan.goal) is Verdict.YES
+    out = str(plan)
+    assert "if licenses has an entry with kind 'full'" in out and "otherwise: no licenses entry" in out
+    assert "Pathway 1" in out and "Pathway 6" in out
+    html = plan._repr_html_()
+    assert "Pathway 1" in html and "Pathway 6" in html and "otherwise" in html
+
+
+def test_empty_license_list_still_gives_the_three_step_plan() -> None:
+    """With licenses = [] the plan is the three steps it was: OET, Pathway 6, certificate."""
+    doc = {**copy.deepcopy(INDIAN), "licenses": []}
+    plan = imgpath.evaluate(doc, as_of=TODAY).next_steps("may_start_acgme_residency")
+    assert [s.id for s in plan] == ["pass_oet", "apply_pathway[n=6]", "obtain_certificate"] and not plan.branches
+
+
+def test_unchangeable_facts_are_named_when_nothing_helps() -> None:
+    """A school whose sponsor note starts after graduation: cannot be reached, whatever licence is held;
+    the answer names the school's facts (no branching on facts that cannot help)."""
+    doc = copy.deepcopy(INDIAN)
+    doc["school"]["ecfmg_note"] = {"from": 2024}
+    plan = imgpath.evaluate(doc, as_of=TODAY).next_steps("ecfmg_certified")
+    assert plan.blocked and not plan.branches
+    assert "school.ecfmg_note.from = 2024" in plan.unchangeable
+
+
+def test_law_not_in_force_is_named() -> None:
+    """Virginia's route is not operational: the plan says the law is not in force, nothing else."""
+    doc = {**copy.deepcopy(INDIAN), "interest": {"states": ["VA"]}}
+    plan = imgpath.evaluate(doc, as_of=TODAY).next_steps("alt_pathway_eligible", state="VA")
+    assert not plan.reachable and plan.not_in_force and "not in force" in plan.blocked
+
+
+PK_INTERNIST = {
+    "person": {"citizenship": ["PK"], "us_status": "none", "in_us": False},
+    "school": {"country": "PK", "degree": "MBBS", "ecfmg_note": {"from": 1980}, "graduated": "2010-12-31"},
+    "exams": [{"exam": "step1", "date": "2022-03-10", "result": "pass"},
+              {"exam": "step2ck", "date": "2022-09-15", "result": "pass"},
+              {"exam": "oet", "date": "2022-11-12", "listening": 380, "reading": 370, "writing": 350, "speaking": 400}],
+    "ecfmg": {"application_submitted": True, "credentials_verified": True, "certified": "2023-05-02",
+              "expires": "2027-12-31", "pathway": {"number": 1, "season": 2023, "accepted": "2022-10-01"}},
+    "licenses": [{"jurisdiction": "PK", "kind": "full", "unrestricted": True, "issued": "2012-01-15",
+                  "good_standing": True}],
+    "training": [{"country": "PK", "accreditor": "other", "kind": "residency", "start": "2012-01-01",
+                  "end": "2015-12-31", "completed": True}],
+    "practice": [{"country": "PK", "start": "2016-01-01", "unsupervised": True}],
+    "interest": {"states": ["TN"]}}
+
+
+def test_tennessee_route_offers_the_employer_petition_and_step3() -> None:
+    """Ten years of practice abroad, asking for Tennessee's route: it was 'cannot be reached ...
+    person.work_authorized' and Step 3 was never mentioned. The plan now has the employment offer, the
+    employer's petition that brings work authorization, Step 3, and says the payment applies."""
+    ev = imgpath.evaluate(PK_INTERNIST, as_of=TODAY)
+    plan = ev.next_steps("alt_pathway_eligible", state="TN")
+    ids = [s.id.split("[")[0] for s in plan]
+    assert {"employment_offer", "employer_petition", "pass_step3"} <= set(ids)
+    assert ids.index("employment_offer") < ids.index("employer_petition")
+    assert imgpath.evaluate(dict(plan.options[0].document), as_of=TODAY).verdict(
+        "alt_pathway_eligible", state="TN") is Verdict.YES
+    fee = [c for c in plan.options[0].consequences if c.conclusion == "h1b_fee_applies"]
+    assert fee and fee[0].caused and "$100,000" in str(plan)
+
+
+def test_no_work_authorization_step_where_the_law_does_not_ask() -> None:
+    """A state whose rule does not condition on work authorization gets no petition step (Texas asks
+    for it; the step appears only for such states)."""
+    catalog = imgpath.rulebook().extras["actions"]["actions"]
+    assert "person" in catalog["employer_petition"]["set"]
+    doc = {**copy.deepcopy(PK_INTERNIST), "person": {**PK_INTERNIST["person"], "work_authorized": True}}
+    plan = imgpath.evaluate(doc, as_of=TODAY).next_steps("alt_pathway_eligible", state="TN")
+    assert "employer_petition" not in [s.id for s in plan]
+
+
+H1B_SEEKER = imgpath.load_applicant("examples/h1b-step3-abroad.toml").to_dict()
+H1B_SEEKER["exams"] = [e for e in H1B_SEEKER["exams"] if e["exam"] != "step3"]
+H1B_SEEKER["match"]["season"] = 2027
+H1B_SEEKER["offer"].update(start="2027-07-01", end="2030-06-30")
+
+
+def test_step3_deadline_follows_the_h1b_petition_lead_time() -> None:
+    """Matched, H-1B only, start 2027-07-01, asked on 2027-03-25: 'Pass USMLE Step 3' had no deadline
+    and nothing said the payment applies. Step 3 is now due when the petition's filing window opens
+    (6 months before the start: 2027-01-01, already passed), with the reason, and the payment is named."""
+    ev = imgpath.evaluate(H1B_SEEKER, as_of=dt.date(2027, 3, 25))
+    plan = ev.next_steps("h1b_eligible")
+    step3 = next(s for s in plan if s.id == "pass_step3")
+    assert step3.deadline == dt.date(2027, 1, 1) and step3.deadline_passed
+    assert "H-1B petition" in step3.deadline_event and "8 CFR 214.2(h)(9)(i)(B)" in step3.note
+    assert "ecfr-8cfr-214-2-h9-filing-window" in step3.sources
+    fee = [c for c in plan.options[0].consequences if c.conclusion == "h1b_fee_applies"]
+    assert fee and not fee[0].caused  # it already applied: a new petition for someone abroad
+    assert "$100,000" in str(plan) and plan.to_dict()["options"][0]["consequences"][0]["conclusion"] == "h1b_fee_applies"
+
+
+def test_step3_deadline_is_not_the_h1b_one_for_other_goals() -> None:
+    """Toward a license, Step 3 keeps no H-1B deadline."""
+    ev = imgpath.evaluate(H1B_SEEKER, as_of=dt.date(2027, 3, 25))
+    plan = ev.next_steps("step3_eligible")
+    assert all(s.deadline_event != "h1b_petition_opens" for s in plan)
+
+
+def test_certificate_comes_before_the_remaining_training_years() -> None:
+    """Licensure: the certificate (and the residency position) come before the training years."""
+    ev = imgpath.evaluate({**copy.deepcopy(FRESH_IMG), "interest": {"states": ["TX"]}}, as_of=AS_OF)
+    ids = [s.id.split("[")[0] for s in ev.next_steps("licensable", state="TX")]
+    assert "complete_gme" in ids and ids.index("obtain_certificate") < ids.index("complete_gme")
+
+
+def test_default_goal_and_training_start_come_from_the_rules_data(tmp_path: Any) -> None:
+    """The default goal and the July 1 start are data (actions.toml), not Python literals: a rulebook
+    that says otherwise plans otherwise."""
+    import shutil
+
+    from imgpath.plan import default_goal, training_start
+
+    book = imgpath.rulebook()
+    assert default_goal(book) == "may_start_acgme_residency" and training_start(book, 2027) == dt.date(2027, 7, 1)
+    root = tmp_path / "rules"
+    shutil.copytree(book.path, root)
+    text = (root / "data" / "actions.toml").read_text()
+    text = text.replace('default_goal = "may_start_acgme_residency"', 'default_goal = "match_eligible"')
+    text = text.replace('training_start = "07-01"', 'training_start = "06-24"')
+    (root / "data" / "actions.toml").write_text(text)
+    other = imgpath.load_rulebook(root)
+    ev = imgpath.evaluate(FRESH_IMG, as_of=AS_OF, rulebook=other)
+    assert ev.next_steps().goal == "match_eligible" and training_start(other, 2027) == dt.date(2027, 6, 24)

@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plan", help="next steps that would make a goal YES")
     pl.add_argument("file", type=Path)
-    pl.add_argument("--goal", default="may_start_acgme_residency")
+    pl.add_argument("--goal", default=None, help="the conclusion to work toward (default: the rules' "
+                    "default_goal, may_start_acgme_residency)")
     pl.add_argument("args", nargs="*", metavar="ARG=VALUE", help="goal arguments, e.g. state=TN")
     common(pl)
 

@@ -382,8 +382,9 @@ class Evaluation:
         """For a NO or UNKNOWN conclusion: each candidate rule with its conditions judged three-valued."""
         return views.call("why_not", self, self.key(name, args))
 
-    def next_steps(self, goal: str = "may_start_acgme_residency", **args: Any) -> Any:
-        """Ordered actions that would make ``goal`` YES (see :mod:`imgpath.plan`)."""
+    def next_steps(self, goal: str | None = None, **args: Any) -> Any:
+        """Ordered actions that would make ``goal`` YES (see :mod:`imgpath.plan`); without a goal, the
+        rules' ``default_goal`` (``may_start_acgme_residency``)."""
         return views.call("next_steps", self, goal, **args)
 
     def with_facts(self, facts: Mapping[str, Any] | None = None, *, as_of: _dt.date | None = None,

@@ -117,23 +117,45 @@ def plan_html(plan: Plan) -> str:
     head = (f"<b>next steps toward {_e(plan.goal_label)}</b> {_badge(plan.verdict)} "
             f"<span class='c'>as of {_e(plan.as_of)} · Match season {_e(plan.season)}</span>")
     if plan.blocked:
-        return _wrap(head + f"<div>{_badge('no', 'BLOCKED')} {_e(plan.blocked)}</div>")
-    options = []
-    for i, option in enumerate(plan.options, 1):
-        steps = "".join(
-            f"<li><b>{_e(s.action)}</b> <span class='c'>unlocks {_e(s.rule)}"
-            f"{'; after: ' + _e(', '.join(s.after)) if s.after else ''}"
-            f"{'; ' + _e(s.when) if s.when else ''}"
-            f"</span></li>" for s in option.steps)
-        options.append(f"<details {'open' if i == 1 else ''}><summary>option {i}: {len(option.steps)} step(s)"
-                       f"</summary><ol>{steps}</ol></details>")
+        named = [*plan.unchangeable, *plan.not_in_force]
+        extra = f"<div class='c'>stands in the way: {_e('; '.join(named))}</div>" if named else ""
+        return _wrap(head + f"<div>{_badge('no', 'BLOCKED')} {_e(plan.blocked)}</div>{extra}")
+    options = [_option_html(option, f"option {i}", i == 1) for i, option in enumerate(plan.options, 1)]
+    branches = ""
+    if plan.branches or plan.dead_ends:
+        facts = ", ".join(dict.fromkeys(f for b in plan.branches for f in b.facts))
+        items = [_option_html(b.options[0], _condition(b.condition), i == 0) if b.options else
+                 f"<div>{_e(_condition(b.condition))}: {_badge('yes', 'ALREADY HOLDS')}</div>"
+                 for i, b in enumerate(plan.branches)]
+        items += [f"<div>{_e(_condition(d.condition))}: {_badge('no', 'BLOCKED')} {_e(d.reason)}</div>"
+                  for d in plan.dead_ends]
+        branches = f"<div>it depends on facts not given (<code>{_e(facts)}</code>):</div>" + "".join(items)
+    confirm = ""
+    if plan.to_confirm and not (plan.options or plan.branches):
+        confirm = f"<div>confirm first: <code>{_e(', '.join(plan.to_confirm))}</code></div>"
     advice = ""
     if plan.advice:
         items = "".join(f"<li>{_e(a.text)} <span class='c'>{_e(a.confidence)} · {_e(', '.join(a.rules))}</span></li>"
                         for a in plan.advice)
         advice = ("<details><summary>to strengthen the application (program-specific; secondary sources)"
                   f"</summary><ul>{items}</ul></details>")
-    return _wrap(head + "".join(options) + advice)
+    return _wrap(head + "".join(options) + branches + confirm + advice)
+
+
+def _condition(text: str) -> str:
+    return text if text.startswith(("otherwise", "whatever")) else f"if {text}"
+
+
+def _option_html(option: Any, title: str, open_: bool) -> str:
+    steps = "".join(
+        f"<li><b>{_e(s.action)}</b> <span class='c'>unlocks {_e(s.rule)}"
+        f"{'; after: ' + _e(', '.join(s.after)) if s.after else ''}"
+        f"{'; ' + _e(s.when) if s.when else ''}"
+        f"{'; ' + _e(s.note) if s.note else ''}"
+        f"</span></li>" for s in option.steps)
+    consequences = "".join(f"<li>{_badge('unknown', 'CONSEQUENCE')} {_e(c.text)}</li>" for c in option.consequences)
+    return (f"<details {'open' if open_ else ''}><summary>{_e(title)}: {len(option.steps)} step(s)"
+            f"</summary><ol>{steps}</ol>{f'<ul>{consequences}</ul>' if consequences else ''}</details>")
 
 
 def rulebook_html(book: Rulebook) -> str:
