@@ -31,6 +31,7 @@ FLOORS: list[list[str]] = [
     ["compiler.lower"],
     ["compiler"],
     ["context"],
+    ["horizon"],
     ["engine", "reference", "_internal.judge"],
     ["evaluation"],
     ["explain"],

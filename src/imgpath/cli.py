@@ -101,8 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(ns)
     except InvalidFacts as err:
-        print(f"imgpath: invalid input: {err}", file=sys.stderr)
-        print("hint: see the applicant schema in docs/reference/schema.md or `imgpath check --help`", file=sys.stderr)
+        _print_invalid(err)
         return 2
     except QueryError as err:
         print(f"imgpath: {err}", file=sys.stderr)
@@ -127,6 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _print_invalid(err: InvalidFacts) -> None:
+    """Every problem of a bad document, one per line (contract §6.11), then where the schema is."""
+    if len(err.errors) == 1:
+        print(f"imgpath: invalid input: {err}", file=sys.stderr)
+    else:
+        where = f"{err.file}: " if err.file else ""
+        print(f"imgpath: invalid input: {where}{len(err.errors)} problems", file=sys.stderr)
+        for e in err.errors:
+            print(f"  {e.path}: {e.problem}" if e.path else f"  {e.problem}", file=sys.stderr)
+    print("hint: see the applicant schema in docs/reference/schema.md or `imgpath check --help`", file=sys.stderr)
+
+
 def _run(ns: argparse.Namespace) -> int:
     if ns.command == "rules":
         return _rules(ns)
@@ -134,20 +145,32 @@ def _run(ns: argparse.Namespace) -> int:
         return run_batch(ns)
     applicant = load_applicant(ns.file)
     ev = evaluate(applicant, as_of=ns.as_of, engine=ns.engine)
+    if ns.format == "text" and ns.command != "check":
+        _print_warnings(ev)  # what to know before reading any answer (contract §1.1)
     if ns.command == "check":
         _check(ev, ns)
     elif ns.command == "explain":
         args = _args(ns.args)
         verdict = ev.verdict(ns.conclusion, **args)
         result = ev.why(ns.conclusion, **args) if verdict.value == "yes" else ev.why_not(ns.conclusion, **args)
-        print(json.dumps(result.to_dict(), indent=2) if ns.format == "json" else result)
+        if ns.format == "json":
+            print(json.dumps({**result.to_dict(), "warnings": [w.to_dict() for w in ev.warnings]}, indent=2))
+        else:
+            print(result)
     elif ns.command == "plan":
         plan = ev.next_steps(ns.goal, **_args(ns.args))
         print(json.dumps(plan.to_dict(), indent=2) if ns.format == "json" else plan)
     return 0
 
 
+def _print_warnings(ev: Any) -> None:
+    for w in ev.warnings:
+        print(f"warning ({w.code}): {w.message}")
+
+
 def _check(ev: Any, ns: argparse.Namespace) -> None:
+    """The header, the warnings, a short summary (declared in rules/data/display.toml), then every
+    conclusion: what it answers (shown value), what it means, why, and its first source."""
     conclusions = [c for c in ev.conclusions] if not ns.all else [
         ev.conclusion(n, **dict(a)) for n, a in ev.instances()]
     if ns.format == "json":

@@ -283,7 +283,8 @@ def _derive(ev: Evaluation, judge: Judge, key: Key, visiting: frozenset[Key],
         node = Derivation(label(*key), conclusion.verdict.value,
                           f.value if conclusion.kind == "value" else conclusion.value,
                           rule, conds, tuple(premises), tuple(dict.fromkeys(sources)), weakest(levels),
-                          tuple(dict.fromkeys([*rule.assumptions, *(a for p in premises for a in p.assumptions)])),
+                          tuple(dict.fromkeys([*rule.assumptions, *ev.context.planned_assumptions(rule.when),
+                                               *(a for p in premises for a in p.assumptions)])),
                           note="" if mode == "T" else "could hold: some conditions depend on missing facts")
         if best is None or (node.confidence, -_height(node)) > (best.confidence, -_height(best)):
             best = node

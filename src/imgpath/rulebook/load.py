@@ -182,6 +182,10 @@ DATA_FILES: dict[str, Any] = {
         "advice": {"conclusion": "str", "goals": "list", "text": {"*": "str"}},
     },
     "calendar": {"schema": "int", "seasons": {"*": {"events": [_EVENT]}}},
+    "horizon": {"schema": "int", "last_season": "int", "checked": "date", "warn_after_months": "int",
+                "season_figures": "str", "season_deadline": {"column": "str", "name": "str"},
+                "unpublished": {"*": "str"}},
+    "display": {"schema": "int", "summary": {"conclusions": "list", "title": "str"}},
     "visa_dates": {
         "schema": "int",
         "conrad30": {"authorized": [_DATED], "lapses": [_DATED],
