@@ -180,43 +180,27 @@ def _check(ev: Any, ns: argparse.Namespace) -> None:
         print(json.dumps(doc, indent=2))
         return
     print(f"imgpath {__version__} — as of {ev.as_of}, Match season {ev.season} (not legal or immigration advice)")
+    _print_warnings(ev)
+    summary = ev.summary()
+    if summary:
+        title = ev.book.extras.get("display", {}).get("summary", {}).get("title", "Summary")
+        width = max(len(c.label) for c in summary)
+        print(f"\n{title}")
+        for c in summary:
+            print(f"  {c.label:<{width}}  {c.shown:<7} {c.reason}")
+        print("\nEvery conclusion")
     width = max(len(c.label) for c in conclusions)
     for c in conclusions:
-        value = ""
-        if c.value is not None and c.value != ():
-            value = " = " + (", ".join(map(str, c.value)) if isinstance(c.value, tuple) else str(c.value))
-        reason = _reason(ev, c)
-        source = c.sources[0].url if c.sources else ""
-        conf = "" if c.confidence == "primary" else f" [{c.confidence}]"
-        print(f"{c.label:<{width}}  {c.verdict.value.upper():<7} {value}{conf}")
+        conf = "" if c.confidence == "primary" else f"  [{c.confidence}]"
+        print(f"{c.label:<{width}}  {c.shown}{conf}")
+        description = ev.book.conclusions[c.name].description
+        if description:
+            print(f"    means:  {description}")
+        reason = c.reason
         if reason:
-            print(f"{'':<{width}}    {reason}")
-        if source:
-            print(f"{'':<{width}}    source: {source}")
-
-
-def _reason(ev: Any, c: Any) -> str:
-    """One line: the rule that gave a YES, or what failed / is missing for a NO or UNKNOWN."""
-    if c.verdict.value == "yes" and c.rules:
-        return ev.book.rule(c.rules[0]).title
-    try:
-        wn = ev.why_not(c.name, **c.args)
-    except ValueError:
-        return ""
-    if c.verdict.value == "unknown":
-        missing = wn.decided_by
-        if missing:
-            return "missing: " + ", ".join(missing[:4])
-        if any(ch.reason for ch in wn.checks if ch.status == "unknown"):
-            return "the sources conflict"
-        return c.note or "depends on conclusions that are unknown"
-    # the candidate rule closest to holding explains a NO best
-    checks = sorted((ch for ch in wn.checks if ch.status == "fails"),
-                    key=lambda ch: sum(c.status == "fails" for c in ch.conditions))
-    if checks:
-        failing = next(c for c in checks[0].conditions if c.status == "fails")
-        return "fails: " + " ".join(failing.text.split())[:110]
-    return wn.note or "no rule applies"
+            print(f"    why:    {reason}")
+        if c.sources:
+            print(f"    source: {c.sources[0].url}")
 
 
 def _rules(ns: argparse.Namespace) -> int:

@@ -65,6 +65,56 @@ class Conclusion:
     kind: str = "boolean"
     internal: bool = False
     note: str = ""
+    #: the evaluation that reached it (for ``reason`` and ``missing``); not part of its identity
+    _evaluation: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def reason(self) -> str:
+        """One line saying why (contract §6.10): the title of the rule that gave a YES; for a NO, the
+        closest candidate rule that applies to this applicant and the condition it fails; for an
+        UNKNOWN, what would decide it."""
+        if self._evaluation is None:
+            return ""
+        return views.call("reason", self._evaluation, self._key)  # type: ignore[no-any-return]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """For an UNKNOWN: the field paths whose values would decide it (as ``to_dict()`` lists them)."""
+        if self.verdict is not Verdict.UNKNOWN or self._evaluation is None:
+            return ()
+        return tuple(self._evaluation.why_not(self.name, **self.args).missing)
+
+    @property
+    def missing_parameters(self) -> tuple[str, ...]:
+        """For an UNKNOWN: the table figures nobody sourced that it rests on (``states.NE.img_gme_years``)."""
+        if self.verdict is not Verdict.UNKNOWN or self._evaluation is None:
+            return ()
+        return tuple(self._evaluation.why_not(self.name, **self.args).missing_parameters)
+
+    @property
+    def shown(self) -> str:
+        """The answer as a person reads it: YES / NO / UNKNOWN for a yes/no question; the value of a
+        valued conclusion (UNKNOWN only when it is unknown); the members of a set, or ``none``.
+
+        >>> Conclusion("gme_years_required", {"state": "NY"}, Verdict.YES, 3, (), (), "primary", kind="value").shown
+        '3'
+        >>> Conclusion("j1_waiver_options", {}, Verdict.NO, (), (), (), "primary", kind="set").shown
+        'none'
+        """
+        if self.kind == "set":
+            members = ", ".join(map(str, self.value or ()))
+            if self.verdict is Verdict.UNKNOWN:
+                return f"UNKNOWN (so far: {members})" if members else "UNKNOWN"
+            return members or "none"
+        if self.kind == "value":
+            if self.verdict is Verdict.YES:
+                return str(self.value)
+            return "UNKNOWN" if self.verdict is Verdict.UNKNOWN else "no value"
+        return self.verdict.value.upper()
+
+    @property
+    def _key(self) -> Key:
+        return (self.name, tuple(sorted((k, encode(v)) for k, v in self.args.items())))
 
     @property
     def label(self) -> str:
@@ -87,9 +137,6 @@ class Conclusion:
         if self.note:
             out["note"] = self.note
         return out
-
-
-Key = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 class Evaluation:
@@ -161,6 +208,14 @@ class Evaluation:
     def conclusions(self) -> tuple[Conclusion, ...]:
         """Every public conclusion instance: reached (YES, UNKNOWN) or decided NO, in vocabulary order."""
         return tuple(self._conclude(k) for k in self.instances() if not self.book.conclusions[k[0]].internal)
+
+    def summary(self) -> tuple[Conclusion, ...]:
+        """The few verdicts a person looks for first (IMG, certificate, Match, start of residency, visa),
+        as the rulebook declares them (``rules/data/display.toml``, ``[summary] conclusions``)."""
+        names = (self.book.extras.get("display", {}).get("summary") or {}).get("conclusions", ())
+        if self._only is not None:
+            names = [n for n in names if n in self._only]
+        return tuple(self.conclusion(n) for n in names)
 
     def instances(self) -> list[Key]:
         """Every conclusion instance this evaluation answers, in vocabulary order."""
@@ -247,7 +302,7 @@ class Evaluation:
             sources = tuple(self.book.sources[s] for s in spec.sources)
             confidence = spec.confidence
         out = Conclusion(name, dict(args), verdict, value, rules, sources, confidence, assumptions,
-                         spec.kind, spec.internal, note)
+                         spec.kind, spec.internal, note, evaluation=self)
         self._cache[key] = out
         return out
 

@@ -400,7 +400,7 @@ def _check_cell(value: Any, typ: str, where: str, file: str) -> Any:
 # --------------------------------------------------------------------------- rules
 
 _RULE_KEYS = {"id", "title", "when", "then", "effective", "sources", "confidence", "notes", "for",
-              "assumptions", "digest", "group", "advisory"}
+              "assumptions", "digest", "group", "advisory", "applies_to"}
 
 
 def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, ConclusionSpec],
@@ -472,6 +472,9 @@ def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, Conclu
         return bare_refs(node, conclusions, sections, local_bound)
 
     when = tuple(parse(w) for w in when_raw)
+    applies_raw = raw.get("applies_to", [])
+    if not isinstance(applies_raw, list) or not all(isinstance(w, str) for w in applies_raw):
+        raise fail("'applies_to' must be a list of condition strings (whom the rule is for)")
     args = []
     raw_args = then.get("args") or {}
     if not isinstance(raw_args, dict):
@@ -504,4 +507,5 @@ def _load_rule(raw: Any, file: str, index: int, conclusions: Mapping[str, Conclu
         for_var=for_var, for_table=for_table, assumptions=tuple(assumptions),
         digest=tuple(raw.get("digest", ())), group=str(raw.get("group", "")), notes=str(raw.get("notes", "")),
         file=file, advisory=bool(raw.get("advisory", False)),
+        applies_to=tuple(parse(w) for w in applies_raw), applies_to_text=tuple(applies_raw),
     )
