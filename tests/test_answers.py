@@ -324,3 +324,23 @@ def test_the_last_accepted_dates_evaluate_and_plan(capsys: pytest.CaptureFixture
 def test_document_dates_are_bounded_too() -> None:
     with pytest.raises(InvalidFacts, match=r"exams\[0\].date: expected a date from 1900-01-01"):
         imgpath.Applicant.from_dict({"exams": [{"exam": "step1", "date": "9999-12-31"}]})
+
+
+# --------------------------------------------------------------------------- the README stays true
+
+
+def test_the_readme_quotes_real_check_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``console`` block of the README that runs imgpath shows the start of what it prints
+    (a block ending in "..." shows the first lines only)."""
+    import re
+
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```console\n\$ imgpath (.*?)\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    for command, shown in blocks:
+        code, out, _ = _run(capsys, *command.split())
+        lines = shown.rstrip("\n").split("\n")
+        partial = lines[-1] == "..."
+        want = [line.replace("imgpath 0.1.0", f"imgpath {imgpath.__version__}") for line in lines[:-1 if partial else None]]
+        got = out.rstrip("\n").split("\n")
+        assert code == 0 and (got[:len(want)] if partial else got) == want, command
