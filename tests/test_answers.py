@@ -257,6 +257,12 @@ def test_as_of_accepts_an_iso_string_as_documents_do() -> None:
     assert imgpath.evaluate({"school": {"country": "IN"}}, as_of="2026-01-15").as_of == dt.date(2026, 1, 15)
 
 
+def test_evaluate_many_reads_an_iso_as_of_too() -> None:
+    for workers in (1, 2):
+        evs = list(imgpath.evaluate_many([{"school": {"country": "IN"}}] * 2, as_of="2026-01-15", workers=workers))
+        assert [e.as_of for e in evs] == [dt.date(2026, 1, 15)] * 2
+
+
 def test_evaluating_a_file_name_points_to_load_applicant() -> None:
     for given in (str(EXAMPLE), EXAMPLE):
         with pytest.raises(InvalidFacts, match="load_applicant"):

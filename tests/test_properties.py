@@ -328,4 +328,6 @@ def test_results_constant_while_law_and_facts_are(a: Applicant, window: tuple[dt
     assert ev1.season == ev2.season
     one, two = ev1.to_dict(), ev2.to_dict()
     assert one.pop("as_of") == d1.isoformat() and two.pop("as_of") == d2.isoformat()
+    # a warning's message names as_of; which warnings apply does not change inside a window
+    assert [w["code"] for w in one.pop("warnings")] == [w["code"] for w in two.pop("warnings")]
     assert one == two
