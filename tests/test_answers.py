@@ -350,3 +350,11 @@ def test_the_readme_quotes_real_check_output(capsys: pytest.CaptureFixture[str],
         want = [line.replace("imgpath 0.1.0", f"imgpath {imgpath.__version__}") for line in lines[:-1 if partial else None]]
         got = out.rstrip("\n").split("\n")
         assert code == 0 and (got[:len(want)] if partial else got) == want, command
+
+
+def test_check_json_carries_warnings_and_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "check", str(EXAMPLE), "--format", "json", "--as-of", "2030-01-01")
+    doc = json.loads(out)
+    assert code == 0 and [w["code"] for w in doc["warnings"]] == ["as_of_beyond_horizon", "pinned_season_passed"]
+    start = next(c for c in doc["conclusions"] if c["name"] == "may_start_acgme_residency")
+    assert "certificate" in start["reason"] and "nrmp_category" not in start["reason"]

@@ -174,9 +174,9 @@ def _check(ev: Any, ns: argparse.Namespace) -> None:
     conclusions = [c for c in ev.conclusions] if not ns.all else [
         ev.conclusion(n, **dict(a)) for n, a in ev.instances()]
     if ns.format == "json":
-        doc = ev.to_dict()
+        doc = ev.to_dict(reasons=True)
         if ns.all:
-            doc["conclusions"] = [c.to_dict() for c in conclusions]
+            doc["conclusions"] = [{**c.to_dict(), "reason": c.reason} for c in conclusions]
         print(json.dumps(doc, indent=2))
         return
     print(f"imgpath {__version__} — as of {ev.as_of}, Match season {ev.season} (not legal or immigration advice)")

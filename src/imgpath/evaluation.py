@@ -469,12 +469,14 @@ class Evaluation:
 
     # ------------------------------------------------------------------ output
 
-    def to_dict(self, *, missing: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, missing: bool = True, reasons: bool = False) -> dict[str, Any]:
         """JSON-serialisable: the stamp (imgpath version, rulebook digest, horizon), as_of, season, engine,
         the warnings and every conclusion with verdict, value, rules, sources.
 
         An UNKNOWN conclusion also lists what would decide it (``missing`` field paths and
         ``missing_parameters``, from :meth:`why_not`); ``missing=False`` skips that work.
+        ``reasons=True`` adds each conclusion's one-line ``reason`` (:attr:`Conclusion.reason`), as
+        ``imgpath check --format json`` does.
         """
         conclusions = []
         for c in self.conclusions:
@@ -483,6 +485,8 @@ class Evaluation:
                 wn = self.why_not(c.name, **c.args)
                 d["missing"] = wn.missing
                 d["missing_parameters"] = wn.missing_parameters
+            if reasons:
+                d["reason"] = c.reason
             conclusions.append(d)
         return {
             "format": "imgpath.evaluation/1",
