@@ -434,14 +434,23 @@ def reason(ev: Evaluation, key: Key) -> str:
 
 def _failure_chain(ev: Evaluation, check: RuleCheck, condition: Condition, depth: int = 0,
                    seen: frozenset[Key] = frozenset()) -> str:
-    """The failing condition; when it only names a conclusion that is NO, followed down to the fact
-    that decides it (``ecfmg_certificate_valid_at_start ← … ← present(ecfmg.certified)``)."""
+    """The failing condition (of a conjunction, the part that fails); when it only names a conclusion
+    that is NO, followed down to the fact that decides it (``ecfmg_certificate_valid_at_start ← … ←
+    present(ecfmg.certified)``)."""
     index = check.conditions.index(condition)
     node = _conditions(check.rule)[index][0]
-    text = shorten(condition.text)
+    judge = Judge(ev)
+    text = condition.text
+    while isinstance(node, ex.And):  # of a conjunction, the part that fails
+        part = next((a for a in node.args
+                     if judge.condition(a, ex.render(a), check.rule, check.row).status == "fails"), None)
+        if part is None:
+            break
+        node, text = part, ex.render(part)
+    text = shorten(text)
     if not isinstance(node, ex.Ref) or depth >= 6:
         return text
-    deps = instances(check.rule, check.row, Judge(ev), False, [node])
+    deps = instances(check.rule, check.row, judge, False, [node])
     if len(deps) != 1 or deps[0] in seen or ev.at(deps[0]).verdict.value != "no":
         return text
     found = closest(ev, why_not(ev, deps[0]))
