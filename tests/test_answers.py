@@ -13,9 +13,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 
 import imgpath
 from imgpath import InvalidFacts, Verdict
+from imgpath import strategies as ips
 from imgpath.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -358,3 +360,25 @@ def test_check_json_carries_warnings_and_reasons(capsys: pytest.CaptureFixture[s
     assert code == 0 and [w["code"] for w in doc["warnings"]] == ["as_of_beyond_horizon", "pinned_season_passed"]
     start = next(c for c in doc["conclusions"] if c["name"] == "may_start_acgme_residency")
     assert "certificate" in start["reason"] and "nrmp_category" not in start["reason"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(ips.imgs())
+def test_an_imgs_reason_is_never_a_us_graduate_rule(a: imgpath.Applicant) -> None:
+    """Contract §6.10 over generated IMGs: the rule a NO's reason comes from applies to the applicant
+    whenever one does, and no reason of an IMG quotes the U.S./Canadian-graduate condition."""
+    from imgpath._internal.judge import Judge
+    from imgpath.explain import applies, closest
+
+    ev = imgpath.evaluate(a, as_of=a.as_of)
+    if ev.verdict("img") is not Verdict.YES:
+        return
+    judge = Judge(ev)
+    for c in ev.conclusions:
+        if c.verdict is not Verdict.NO:
+            continue
+        wn = ev.why_not(c.name, **c.args)
+        found = closest(ev, wn)
+        if found is not None and any(applies(judge, ch.rule, ch.row) for ch in wn.checks if ch.status == "fails"):
+            assert applies(judge, found[0].rule, found[0].row), (c.label, found[0].rule.id)
+        assert "'us_md', 'us_do', 'canadian'" not in c.reason, (c.label, c.reason)
