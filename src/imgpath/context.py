@@ -18,6 +18,7 @@ dates after it (a certificate issued later) read as not yet having happened.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,6 +42,7 @@ def known_at(applicant: Applicant, as_of: _dt.date) -> Applicant:
     return _truncate(applicant, as_of)  # type: ignore[no-any-return]
 
 
+@functools.cache
 def _anchor(cls: type) -> str | None:
     """The field that dates an entry or object of ``cls`` (schema ``anchor``), if any."""
     return next((f.name for f in attrs.fields(cls) if field_meta(f)["anchor"]), None)

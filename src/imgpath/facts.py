@@ -744,9 +744,15 @@ def absent_default(cls: type) -> dict[str, str]:
     >>> absent_default(H1bPetition)
     {'filed': 'as_of', 'kind': 'new'}
     """
+    return dict(_absent_defaults()[cls])
+
+
+@functools.cache
+def _absent_defaults() -> dict[type, dict[str, str]]:
+    out: dict[type, dict[str, str]] = {}
     for owner in (Applicant, *section_classes().values()):
         for fld in attrs.fields(owner):
             meta = _meta(fld)
-            if meta["cls"] is cls and meta["absent"] == "default":
-                return dict(meta["default"])
-    raise KeyError(cls)
+            if meta["cls"] is not None and meta["absent"] == "default":
+                out[meta["cls"]] = dict(meta["default"])
+    return out
