@@ -266,9 +266,9 @@ def test_evaluate_many_reads_an_iso_as_of_too() -> None:
 
 
 def test_evaluating_a_file_name_points_to_load_applicant() -> None:
-    for given in (str(EXAMPLE), EXAMPLE):
+    for name in (str(EXAMPLE), EXAMPLE):
         with pytest.raises(InvalidFacts, match="load_applicant"):
-            imgpath.evaluate(given)  # type: ignore[arg-type]
+            imgpath.evaluate(name)  # type: ignore[arg-type]
 
 
 def test_conclusion_lists_what_is_missing() -> None:
