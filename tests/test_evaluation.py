@@ -118,8 +118,9 @@ class TestInputs:
         with pytest.raises(imgpath.InvalidFacts) as info:
             imgpath.evaluate({"exams": [{}, {}, {"date": "not-a-date"}]}, as_of=AS_OF)
         assert info.value.path == "exams[2].date" and isinstance(info.value, ValueError)
-        with pytest.raises(imgpath.InvalidFacts):
-            imgpath.evaluate(IMG, as_of="2026-01-01")  # type: ignore[arg-type]
+        for bad in ("01/01/2026", 20260101, "9999-12-31"):
+            with pytest.raises(imgpath.InvalidFacts, match="as_of"):
+                imgpath.evaluate(IMG, as_of=bad)  # type: ignore[arg-type]
 
     def test_engines_agree_and_bad_engine(self) -> None:
         """Both engines give the same conclusions; an unknown engine name is refused."""

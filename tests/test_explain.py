@@ -58,8 +58,13 @@ def _drop(doc: dict, path: str) -> dict:
     import copy
     import re
 
+    from imgpath.facts import field_meta, fields_by_key, section_classes
+
     out = copy.deepcopy(doc)
     parts = re.findall(r"[a-z_]+|\[\d+\]", path)
+    cls = section_classes().get(parts[0])
+    if len(parts) == 2 and cls is not None and field_meta(fields_by_key(cls)[parts[1]])["derived"]:
+        parts[1] = field_meta(fields_by_key(cls)[parts[1]])["derived"]  # a derived fact: drop its source
     target = out
     for p in parts[:-1]:
         target = target[int(p[1:-1])] if p.startswith("[") else target.get(p, {})

@@ -79,8 +79,10 @@ class TestErrorCoordinates:
             imgpath.evaluate(["not", "a", "document"], as_of=AS_OF)  # type: ignore[arg-type]
 
     def test_evaluate_rejects_datetime_as_of(self) -> None:
-        """An ``as_of`` that is a datetime (or not a date) is rejected as InvalidFacts naming ``as_of``."""
-        for bad in (dt.datetime(2026, 1, 15, 9, 0), "2026-01-15"):
+        """An ``as_of`` that is a datetime (or not a date, nor an ISO date string) is rejected as
+        InvalidFacts naming ``as_of``; an ISO string is read as documents read dates (issue 12 #7)."""
+        assert imgpath.evaluate({}, as_of="2026-01-15").as_of == dt.date(2026, 1, 15)
+        for bad in (dt.datetime(2026, 1, 15, 9, 0), "2026-1-15", "15/01/2026", 2026):
             with pytest.raises(InvalidFacts) as info:
                 imgpath.evaluate({}, as_of=bad)  # type: ignore[arg-type]
             assert info.value.path == "as_of"
@@ -566,8 +568,8 @@ class TestLoadApplicant:
     def test_suffix_is_case_insensitive(self, tmp_path: Path) -> None:
         """``A.JSON`` is read as JSON."""
         p = tmp_path / "A.JSON"
-        p.write_text("{}")
-        assert load_applicant(p) == Applicant()
+        p.write_text('{"school": {"country": "IN"}}')
+        assert load_applicant(p) == Applicant.from_dict({"school": {"country": "IN"}})
 
     def test_bad_field_names_file_and_field(self, tmp_path: Path) -> None:
         """A schema error in a file names the file and the field path."""

@@ -353,13 +353,15 @@ class TestDocuments:
     @FUZZ
     @given(st.one_of(junk(), st.text(max_size=50), st.datetimes(), st.sampled_from(["2026-01-15", 20260115, "today"])))
     def test_junk_as_of_argument(self, as_of: Any) -> None:
-        """An ``as_of`` argument that is not a date raises InvalidFacts naming ``as_of`` (None means the default)."""
+        """An ``as_of`` argument that is not a date (nor an ISO date string, issue 12 #7) raises InvalidFacts
+        naming ``as_of`` (None means the default)."""
         try:
-            imgpath.evaluate({"interest": {"states": ["TX"]}}, as_of=as_of)
+            ev = imgpath.evaluate({"interest": {"states": ["TX"]}}, as_of=as_of)
         except InvalidFacts as err:
             assert err.path == "as_of" and len(str(err)) < 500
         else:
-            assert as_of is None or (isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime))
+            assert as_of is None or (isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime)) or (
+                isinstance(as_of, str) and ev.as_of.isoformat() == as_of)
 
     @pytest.mark.parametrize("kind", ["deep-list", "gigantic-int", "huge-string"])
     def test_pathological_as_of_argument(self, kind: str) -> None:

@@ -33,6 +33,7 @@ FLOORS: list[list[str]] = [
     ["compiler.lower"],
     ["compiler"],
     ["context"],
+    ["horizon"],
     ["engine", "reference", "_internal.judge"],
     ["evaluation"],
     ["explain"],

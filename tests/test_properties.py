@@ -22,6 +22,7 @@ from imgpath import expressions as ex
 from imgpath import strategies as ips
 from imgpath.context import match_day
 from imgpath.facts import Ecfmg, Exam, Training, fields_by_key
+from imgpath.horizon import horizon
 
 RANK = {Verdict.NO: 0, Verdict.UNKNOWN: 1, Verdict.YES: 2}
 DAY = dt.timedelta(days=1)
@@ -228,6 +229,9 @@ def _law_dates() -> set[dt.date]:
                 out.update(v for v in values if isinstance(v, dt.date))
     for year in range(FIRST.year - 1, LAST.year + 2):
         out.add(match_day(BOOK, year)[0])
+    h = horizon(BOOK)  # as_of past the checked date by more than warn_after_months warns (contract §2)
+    if h.checked is not None:
+        out.add(ex.add_months(h.checked, h.warn_after_months))
     return out
 
 
@@ -324,4 +328,6 @@ def test_results_constant_while_law_and_facts_are(a: Applicant, window: tuple[dt
     assert ev1.season == ev2.season
     one, two = ev1.to_dict(), ev2.to_dict()
     assert one.pop("as_of") == d1.isoformat() and two.pop("as_of") == d2.isoformat()
+    # a warning's message names as_of; which warnings apply does not change inside a window
+    assert [w["code"] for w in one.pop("warnings")] == [w["code"] for w in two.pop("warnings")]
     assert one == two

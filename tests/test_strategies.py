@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +27,8 @@ def test_documents_are_valid_and_round_trip(a: Applicant) -> None:
     assert Applicant.from_dict(a.to_dict()) == a
 
 
-@given(ips.applicants())
+@settings(max_examples=300)
+@given(ips.imgs())
 def test_dates_are_in_order(a: Applicant) -> None:
     """An application precedes its exam; attempts at one Step are in date order and stop at a pass;
     a certificate follows the Step 1 and Step 2 CK passes and graduation, and expires after it;
@@ -41,9 +43,10 @@ def test_dates_are_in_order(a: Applicant) -> None:
         assert all(e.result != "pass" for e in attempts[:-1])
     graduated = a.school.graduated if a.school else None
     if a.ecfmg is not None and a.ecfmg.certified is not None:
+        # no certificate before the passes it certifies, nor before (or without) the graduation
         passes = [e.date for e in exams if e.exam in ("step1", "step2ck") and e.result == "pass"]
         assert len(passes) == 2 and a.ecfmg.certified >= max(passes)
-        assert graduated is None or a.ecfmg.certified >= graduated
+        assert graduated is not None and a.ecfmg.certified >= graduated
         assert a.ecfmg.expires is None or a.ecfmg.expires > a.ecfmg.certified
     for t in a.training or ():
         assert graduated is None or t.start >= graduated
@@ -119,3 +122,59 @@ def test_importing_imgpath_does_not_import_hypothesis() -> None:
     code = "import sys, imgpath; imgpath.evaluate({}); print('hypothesis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+SEASONS = imgpath.rulebook().season_table()
+
+
+@settings(max_examples=300)
+@given(ips.imgs())
+def test_pathways_are_possible(a: Applicant) -> None:
+    """No Pathway for a season before the Pathways began (the first season the rulebook holds, 2021),
+    and none accepted before its season's applications opened (the season's figure where the data
+    has one; ECFMG never opened a season's Pathways before June of the year before its Match)."""
+    pathway = a.ecfmg.pathway if a.ecfmg is not None else None
+    if pathway is None:
+        return
+    assert pathway.season >= min(SEASONS.rows) == 2021
+    opens = SEASONS.cell(pathway.season, "pathways_application_opens")
+    if opens is not None:
+        assert pathway.accepted >= opens.value
+    assert pathway.accepted >= dt.date(pathway.season - 1, 6, 1)
+
+
+@settings(max_examples=300)
+@given(ips.imgs())
+def test_no_revalidation_after_as_of(a: Applicant) -> None:
+    """A revalidation is of an accepted Pathway, for a later season, and no later than the Match
+    season of as_of (its application is open by then): never one that happens after as_of."""
+    if a.ecfmg is None or a.ecfmg.revalidated is None:
+        return
+    pathway = a.ecfmg.pathway
+    assert pathway is not None and pathway.accepted <= a.as_of
+    assert pathway.season < a.ecfmg.revalidated <= imgpath.evaluate({"school": {"country": "IN"}}, as_of=a.as_of).season
+
+
+def test_canadian_graduations_sample_the_end_of_lcme_accreditation() -> None:
+    """Canadian graduates are drawn on the last LCME day (2025-06-30) and the day after on purpose, and
+    evaluation dates on Match Day and the day after (season boundaries) and on law-change days."""
+    from hypothesis import find
+
+    for day in (dt.date(2025, 6, 30), dt.date(2025, 7, 1)):
+        found = find(ips.canadian_graduates(), lambda a, day=day: a.school.graduated == day,
+                     settings=settings(max_examples=500, database=None))
+        assert found.school.country == "CA"
+    assert dt.date(2025, 6, 30) in ips.graduation_boundaries()
+    for day in (dt.date(2026, 3, 20), dt.date(2026, 3, 21), dt.date(2025, 9, 21)):
+        assert day in ips.law_dates()
+        find(ips.as_of_dates(), lambda d, day=day: d == day, settings=settings(max_examples=500, database=None))
+
+
+def test_no_certificate_without_the_graduation_it_certifies() -> None:
+    """A search for a drawn IMG holding a certificate but no graduation date finds none."""
+    from hypothesis import find
+    from hypothesis.errors import NoSuchExample
+
+    with pytest.raises(NoSuchExample):
+        find(ips.imgs(), lambda a: a.ecfmg is not None and a.ecfmg.certified is not None
+             and a.school.graduated is None, settings=settings(max_examples=1000, database=None))

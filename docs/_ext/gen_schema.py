@@ -42,7 +42,15 @@ DESCRIBE = {
                          "or `false` when the school has no note.",
     "school.ecfmg_note.from": "First graduation year the note covers.",
     "school.ecfmg_note.to": "Last graduation year the note covers.",
-    "school.graduated": "Graduation date.",
+    "school.graduated": "Graduation date. A date after `as_of` is the *expected* graduation of a student "
+                        "(v1.1): rules that need the degree in hand (the certificate, Step 3) read the "
+                        "applicant as not yet graduated; rules that look at which graduation it will be "
+                        "(IMG status by accreditation at graduation, NRMP category, a Pathway's graduation "
+                        "cut-off, the sponsor note's years) read `expected_graduation` and list the "
+                        "assumption that the student graduates then.",
+    "school.expected_graduation": "*Read by rules, never given in a document*: `graduated` whether it "
+                                  "lies before `as_of` or after it (then expected). A document that gives "
+                                  "it is refused.",
     "school.osce_for_licensure": "The school runs an OSCE that the national regulator requires for "
                                  "licensure (Pathway 2).",
     "school.fifth_pathway": "Completed a Fifth Pathway program.",
@@ -71,7 +79,8 @@ DESCRIBE = {
     "licenses[].kind": "Kind of license.",
     "licenses[].unrestricted": "Allows unsupervised practice.",
     "licenses[].issued": "Issue date. A license issued after `as_of` is not yet known and is ignored.",
-    "licenses[].expires": "Expiry date.",
+    "licenses[].expires": "Expiry date. Absent with `no_expiry = true`: the license never expires.",
+    "licenses[].no_expiry": "`true` for a license that never expires (v1.1); `expires` must then be absent.",
     "licenses[].good_standing": "In good standing (no discipline).",
     "training[].country": "Where the training took place.",
     "training[].accreditor": "Accreditor of the program.",
@@ -146,6 +155,8 @@ ABSENT = {
 
 _ABSENT_WORDS = {
     "school.graduated": "**none**: still a student",
+    "school.expected_graduation": "**none**: no graduation date given",
+    "licenses[].expires": "unknown; **none** when `no_expiry = true`",
     "school.ecfmg_note.to": "**none**: the note is open-ended",
     "ecfmg.certified": "**none**: no certificate",
     "ecfmg.revalidated": "**none**: no revalidation",
@@ -254,15 +265,27 @@ passed).
 (`date`), a license not yet issued (`issued`), training or practice not yet begun (`start`) — are
 ignored, and event dates after `as_of` (`graduated`, `certified`, `applied`, a period's `end`, a
 pathway's `accepted`) read as not having happened yet. One document can therefore be evaluated on
-several dates.
+several dates. The one planned fact is `school.graduated`: after `as_of` it is the student's expected
+graduation, still read where a rule asks *which* graduation it will be (`school.expected_graduation`),
+with the assumption listed on the conclusion.
+
+**Dates lie between 1900-01-01 and 2199-12-31**, `as_of` included (an ISO string is accepted for it as
+for any document date); anything outside is refused, so date arithmetic in the rules never leaves the
+calendar.
 
 **Validation is strict, and every error names the field path.** Unknown keys, wrong types, values
 outside the allowed set and impossible dates are rejected with `imgpath.InvalidFacts` (a
-`ValueError`) before any rule runs, often with a suggestion:
+`ValueError`) before any rule runs, often with a suggestion. Every problem of the document is
+reported at once (`InvalidFacts.errors`, each with its `path` and `problem`), and the command line
+prints them all:
 
 ```text
-imgpath: invalid input: /tmp/bad3.toml: exams[0].exam: expected one of step1, step2ck, step2cs, step3, oet, comlex1, comlex2, comlex3, mccqe1, texas_jp, got 'step 1'; did you mean 'step1'?
+imgpath: invalid input: /tmp/bad3.toml: 2 problems
+  exams[0].exam: expected one of step1, step2ck, step2cs, step3, oet, comlex1, comlex2, comlex3, mccqe1, texas_jp, got 'step 1'; did you mean 'step1'?
+  school.country: expected an ISO 3166-1 alpha-2 country code, got 'UK'; did you mean 'GB'?
 ```
+
+An empty file (or one that gives no section) is refused too, naming the file.
 
 | value | accepted form |
 |---|---|

@@ -25,6 +25,7 @@ from .errors import (EngineError, ImgpathError, InvalidArguments, InvalidFacts, 
                      RuleError, UnknownConclusion, UnknownRule)
 from .facts import Applicant, load_applicant
 from .rulebook import Confidence, Rulebook, load_rulebook, rulebook
+from .horizon import EvaluationWarning
 from .evaluation import Conclusion, Evaluation, Verdict, evaluate
 from . import explain as _explain, lint as _lint, plan as _plan, render as _render  # noqa: F401
 from .plan import calendar
@@ -40,6 +41,7 @@ __all__ = [
     "Diff",
     "EngineError",
     "Evaluation",
+    "EvaluationWarning",
     "ImgpathError",
     "InvalidArguments",
     "InvalidFacts",

@@ -34,7 +34,7 @@ from .compiler import Firing, program
 from .context import Context
 from .errors import InvalidFacts
 from .evaluation import Evaluation, as_applicant, evaluate
-from .facts import Applicant, bounded_repr, field_meta, fields_by_key, section_classes
+from .facts import Applicant, as_date, bounded_repr, field_meta, fields_by_key, section_classes
 from .rulebook import Rulebook, load_rulebook
 from .rulebook import rulebook as default_rulebook
 
@@ -235,7 +235,11 @@ def evaluate_many(
     engine: str = "durable",
     chunksize: int = 256,
 ) -> Iterator[Evaluation]:
-    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes."""
+    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes.
+
+    ``as_of`` is read as :func:`imgpath.evaluate` reads it (a date or an ISO string).
+    """
+    as_of = as_date(as_of) if as_of is not None else None
     if not workers or workers <= 1:
         for a in applicants:
             yield evaluate(a, as_of=as_of, rulebook=rulebook, engine=engine)

@@ -106,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(ns)
     except InvalidFacts as err:
-        print(f"imgpath: invalid input: {err}", file=sys.stderr)
-        print("hint: see the applicant schema in docs/reference/schema.md or `imgpath check --help`", file=sys.stderr)
+        _print_invalid(err)
         return 2
     except QueryError as err:
         print(f"imgpath: {err}", file=sys.stderr)
@@ -132,6 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _print_invalid(err: InvalidFacts) -> None:
+    """Every problem of a bad document, one per line (contract §6.11), then where the schema is."""
+    if len(err.errors) == 1:
+        print(f"imgpath: invalid input: {err}", file=sys.stderr)
+    else:
+        where = f"{err.file}: " if err.file else ""
+        print(f"imgpath: invalid input: {where}{len(err.errors)} problems", file=sys.stderr)
+        for e in err.errors:
+            print(f"  {e.path}: {e.problem}" if e.path else f"  {e.problem}", file=sys.stderr)
+    print("hint: see the applicant schema in docs/reference/schema.md or `imgpath check --help`", file=sys.stderr)
+
+
 def _run(ns: argparse.Namespace) -> int:
     if ns.command == "rules":
         return _rules(ns)
@@ -139,66 +150,62 @@ def _run(ns: argparse.Namespace) -> int:
         return run_batch(ns)
     applicant = load_applicant(ns.file)
     ev = evaluate(applicant, as_of=ns.as_of, engine=ns.engine)
+    if ns.format == "text" and ns.command != "check":
+        _print_warnings(ev)  # what to know before reading any answer (contract §1.1)
     if ns.command == "check":
         _check(ev, ns)
     elif ns.command == "explain":
         args = _args(ns.args)
         verdict = ev.verdict(ns.conclusion, **args)
         result = ev.why(ns.conclusion, **args) if verdict.value == "yes" else ev.why_not(ns.conclusion, **args)
-        print(json.dumps(result.to_dict(), indent=2) if ns.format == "json" else result)
+        if ns.format == "json":
+            print(json.dumps({**result.to_dict(), "warnings": [w.to_dict() for w in ev.warnings]}, indent=2))
+        else:
+            print(result)
     elif ns.command == "plan":
         plan = ev.next_steps(ns.goal, **_args(ns.args))
         print(json.dumps(plan.to_dict(), indent=2) if ns.format == "json" else plan)
     return 0
 
 
+def _print_warnings(ev: Any) -> None:
+    for w in ev.warnings:
+        print(f"warning ({w.code}): {w.message}")
+
+
 def _check(ev: Any, ns: argparse.Namespace) -> None:
+    """The header, the warnings, a short summary (declared in rules/data/display.toml), then every
+    conclusion: what it answers (shown value), what it means, why, and its first source."""
     conclusions = [c for c in ev.conclusions] if not ns.all else [
         ev.conclusion(n, **dict(a)) for n, a in ev.instances()]
     if ns.format == "json":
-        doc = ev.to_dict()
+        doc = ev.to_dict(reasons=True)
         if ns.all:
-            doc["conclusions"] = [c.to_dict() for c in conclusions]
+            doc["conclusions"] = [{**c.to_dict(), "reason": c.reason} for c in conclusions]
         print(json.dumps(doc, indent=2))
         return
     print(f"imgpath {__version__} — as of {ev.as_of}, Match season {ev.season} (not legal or immigration advice)")
+    _print_warnings(ev)
+    summary = ev.summary()
+    if summary:
+        title = ev.book.extras.get("display", {}).get("summary", {}).get("title", "Summary")
+        width = max(len(c.label) for c in summary)
+        print(f"\n{title}")
+        for c in summary:
+            print(f"  {c.label:<{width}}  {c.shown:<7} {c.reason}")
+        print("\nEvery conclusion")
     width = max(len(c.label) for c in conclusions)
     for c in conclusions:
-        value = ""
-        if c.value is not None and c.value != ():
-            value = " = " + (", ".join(map(str, c.value)) if isinstance(c.value, tuple) else str(c.value))
-        reason = _reason(ev, c)
-        source = c.sources[0].url if c.sources else ""
-        conf = "" if c.confidence == "primary" else f" [{c.confidence}]"
-        print(f"{c.label:<{width}}  {c.verdict.value.upper():<7} {value}{conf}")
+        conf = "" if c.confidence == "primary" else f"  [{c.confidence}]"
+        print(f"{c.label:<{width}}  {c.shown}{conf}")
+        description = ev.book.conclusions[c.name].description
+        if description:
+            print(f"    means:  {description}")
+        reason = c.reason
         if reason:
-            print(f"{'':<{width}}    {reason}")
-        if source:
-            print(f"{'':<{width}}    source: {source}")
-
-
-def _reason(ev: Any, c: Any) -> str:
-    """One line: the rule that gave a YES, or what failed / is missing for a NO or UNKNOWN."""
-    if c.verdict.value == "yes" and c.rules:
-        return ev.book.rule(c.rules[0]).title
-    try:
-        wn = ev.why_not(c.name, **c.args)
-    except ValueError:
-        return ""
-    if c.verdict.value == "unknown":
-        missing = wn.decided_by
-        if missing:
-            return "missing: " + ", ".join(missing[:4])
-        if any(ch.reason for ch in wn.checks if ch.status == "unknown"):
-            return "the sources conflict"
-        return c.note or "depends on conclusions that are unknown"
-    # the candidate rule closest to holding explains a NO best
-    checks = sorted((ch for ch in wn.checks if ch.status == "fails"),
-                    key=lambda ch: sum(c.status == "fails" for c in ch.conditions))
-    if checks:
-        failing = next(c for c in checks[0].conditions if c.status == "fails")
-        return "fails: " + " ".join(failing.text.split())[:110]
-    return wn.note or "no rule applies"
+            print(f"    why:    {reason}")
+        if c.sources:
+            print(f"    source: {c.sources[0].url}")
 
 
 def _rules(ns: argparse.Namespace) -> int:

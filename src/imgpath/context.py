@@ -18,66 +18,120 @@ dates after it (a certificate issued later) read as not yet having happened.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from . import expressions as ex
-from .facts import Applicant, H1bPetition, fields_by_key, section_classes
+from .facts import Applicant, absent_default, field_meta, fields_by_key, key_of, section_classes
 from .rulebook import Rulebook, Table
 
-__all__ = ["Context", "known_at", "match_day", "season_for"]
-
-#: The entry field that dates each list entry; entries dated after as_of are not yet known.
-_ANCHORS = {"Exam": "date", "License": "issued", "Training": "start", "Practice": "start"}
+__all__ = ["Context", "known_at", "match_day", "planned_at", "season_for"]
 
 
 def known_at(applicant: Applicant, as_of: _dt.date) -> Applicant:
-    """The applicant as known on ``as_of``: later entries dropped, later event dates cleared."""
+    """The applicant as known on ``as_of``: later entries dropped, later event dates cleared.
+
+    What "later" means is declared by the schema (:func:`imgpath.facts._describe`): an ``anchor``
+    date after ``as_of`` drops its whole entry or object, an ``event`` date after it reads as not
+    yet happened (its ``planned`` field keeps it as expected), and a ``needs_event`` flag reads
+    false while its event is ahead.
+    """
     return _truncate(applicant, as_of)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _anchor(cls: type) -> str | None:
+    """The field that dates an entry or object of ``cls`` (schema ``anchor``), if any."""
+    return next((f.name for f in attrs.fields(cls) if field_meta(f)["anchor"]), None)
+
+
+def _later(obj: Any, as_of: _dt.date) -> bool:
+    anchor = _anchor(type(obj))
+    return anchor is not None and getattr(obj, anchor) is not None and getattr(obj, anchor) > as_of
 
 
 def _truncate(obj: Any, as_of: _dt.date) -> Any:
     changes: dict[str, Any] = {}
-    for fld in attrs.fields(type(obj)):
+    fields = attrs.fields(type(obj))
+    for fld in fields:
         value = getattr(obj, fld.name)
+        meta = field_meta(fld)
+        if meta["derived"]:
+            source = getattr(obj, next(f.name for f in fields if key_of(f) == meta["derived"]))
+            if source != value:
+                changes[fld.name] = source  # the date itself, past or planned
+            continue
         if value is None or value is False:
             continue
-        meta = fld.metadata["imgpath"]
         if meta["kind"] == "list":
-            anchor = _ANCHORS.get(meta["cls"].__name__)
-            kept = tuple(_truncate(item, as_of) for item in value
-                         if not (anchor and getattr(item, anchor) is not None and getattr(item, anchor) > as_of))
+            kept = tuple(_truncate(item, as_of) for item in value if not _later(item, as_of))
             if kept != value:
                 changes[fld.name] = kept
         elif meta["kind"] in ("object", "note") and attrs.has(type(value)):
-            if type(value).__name__ == "Pathway" and value.accepted is not None and value.accepted > as_of:
-                changes[fld.name] = None  # not yet accepted at as_of
+            if _later(value, as_of):
+                changes[fld.name] = None  # not yet there at as_of (a Pathway accepted later)
                 continue
             new = _truncate(value, as_of)
             if new is not value:
                 changes[fld.name] = new
         elif meta["event"] and isinstance(value, _dt.date) and value > as_of:
             changes[fld.name] = None
-    if type(obj).__name__ == "Training" and changes.get("end", 1) is None and obj.completed:
-        changes["completed"] = False  # not completed yet at as_of
+    for fld in fields:
+        event = field_meta(fld)["needs_event"]
+        if event and getattr(obj, fld.name) and changes.get(event, 1) is None:
+            changes[fld.name] = False  # e.g. a training is not completed before its end
     return attrs.evolve(obj, **changes) if changes else obj
 
 
-def _third_friday_of_march(year: int) -> _dt.date:
-    first = _dt.date(year, 3, 1)
-    offset = (4 - first.weekday()) % 7  # Friday is weekday 4
-    return first + _dt.timedelta(days=offset + 14)
+def planned_at(applicant: Applicant, as_of: _dt.date) -> dict[str, _dt.date]:
+    """Field path → date of every event the document plans after ``as_of`` (the schema's
+    ``planned`` fields of its sections), keyed by the path of the field that reads it.
+
+    >>> planned_at(Applicant.from_dict({"school": {"country": "CA", "graduated": "2024-05-30"}}),
+    ...            _dt.date(2024, 1, 15))
+    {'school.expected_graduation': datetime.date(2024, 5, 30)}
+    """
+    out: dict[str, _dt.date] = {}
+    for section, cls in section_classes().items():
+        obj = getattr(applicant, section, None)
+        if obj is None or isinstance(obj, tuple):
+            continue
+        for fld in attrs.fields(cls):
+            meta = field_meta(fld)
+            value = getattr(obj, fld.name)
+            if meta["planned"] and isinstance(value, _dt.date) and value > as_of:
+                out[f"{section}.{meta['planned']}"] = value
+    return out
+
+
+def _nth_weekday(year: int, rule: Mapping[str, Any]) -> _dt.date:
+    """The ``nth`` ``weekday`` of ``month`` in ``year`` (a rule like the seasons table's ``default_match_day``)."""
+    weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    first = _dt.date(year, int(rule["month"]), 1)
+    offset = (weekdays.index(rule["weekday"]) - first.weekday()) % 7
+    return first + _dt.timedelta(days=offset + 7 * (int(rule["nth"]) - 1))
 
 
 def match_day(book: Rulebook, year: int) -> tuple[_dt.date, bool]:
-    """Match Day of ``year`` and whether it comes from the data (else the third Friday of March, §6.9)."""
+    """Match Day of ``year`` and whether it comes from the data (else the seasons table's declared
+    ``default_match_day``, contract §6.9: the third Friday of March; a rulebook declaring neither has
+    seasons that follow the calendar year).
+
+    >>> from imgpath.rulebook import rulebook
+    >>> match_day(rulebook(), 2031)
+    (datetime.date(2031, 3, 21), False)
+    """
     seasons = book.season_table()
     cell = seasons.cell(year, "match_day") if seasons else None
     if cell is not None:
         return cell.value, True
-    return _third_friday_of_march(year), False
+    rule = seasons.meta.get("default_match_day") if seasons else None
+    if not rule:  # a rulebook that declares no Match Day: seasons follow the calendar year
+        return _dt.date(year, 12, 31), False
+    return _nth_weekday(year, rule), False
 
 
 def season_for(book: Rulebook, applicant: Applicant, as_of: _dt.date) -> int:
@@ -105,6 +159,8 @@ class Context:
         self.original = applicant
         self.as_of = as_of
         self.applicant = known_at(applicant, as_of)
+        #: field path -> date of the events the document plans after as_of (the expected graduation)
+        self.planned = planned_at(applicant, as_of)
         self.season = season_for(book, applicant, as_of)
         self.season_table = book.season_table()
         self.season_row: Mapping[str, Any] = (
@@ -123,11 +179,20 @@ class Context:
     def original_indices(self, section: str) -> list[int]:
         """Positions in the original document of the list entries known at ``as_of``."""
         items = getattr(self.original, section, None) or ()
-        if not items:
+        return [i for i, item in enumerate(items) if not _later(item, self.as_of)]
+
+    def planned_assumptions(self, nodes: Iterable[ex.Node]) -> list[str]:
+        """The assumptions a condition makes by reading a planned fact (contract §6.4): for each field
+        among ``nodes`` that reads an event still ahead at ``as_of``, its schema ``assumption``."""
+        if not self.planned:
             return []
-        anchor = _ANCHORS.get(type(items[0]).__name__)
-        return [i for i, item in enumerate(items)
-                if not (anchor and getattr(item, anchor) is not None and getattr(item, anchor) > self.as_of)]
+        out = []
+        for node in nodes:
+            for f in ex.walk(node):
+                if isinstance(f, ex.Field) and f.path and f.dotted in self.planned:
+                    fld = fields_by_key(self._sections[f.root])[f.path[-1]]
+                    out.append(field_meta(fld)["assumption"].format(value=self.planned[f.dotted].isoformat()))
+        return list(dict.fromkeys(out))
 
     # ------------------------------------------------------------------ rows
 
@@ -186,7 +251,7 @@ class Context:
             meta = fld.metadata["imgpath"]
             val = getattr(cur, fld.name)
             if val is None:
-                if meta["absent"] == "none":
+                if meta["absent"] == "none" or (meta["none_when"] and getattr(cur, meta["none_when"]) is True):
                     return ex.NONE
                 if meta["absent"] == "default":
                     val = self.default(meta["cls"])
@@ -198,10 +263,9 @@ class Context:
         return cur
 
     def default(self, cls: type) -> Any:
-        """The documented default of a section that is absent (contract §6.2)."""
-        if cls is H1bPetition:
-            return H1bPetition(filed=self.as_of, kind="new")
-        raise KeyError(cls)  # pragma: no cover
+        """The documented default of a section that is absent (contract §6.2), as the schema declares it."""
+        values = {k: self.as_of if v == "as_of" else v for k, v in absent_default(cls).items()}
+        return cls(**values)
 
     def cells_used(self, table: Table, key: Any, columns: Any) -> list[tuple[str, Any, str, Any]]:
         """(table, key, column, cell) for the cells of ``columns`` that exist in a row."""

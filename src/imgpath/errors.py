@@ -19,20 +19,50 @@ class ImgpathError(Exception):
 class InvalidFacts(ImgpathError, ValueError):
     """An applicant document does not fit the schema (contract §3).
 
-    ``path`` is the field path (``exams[2].date``), ``file`` the document it
-    came from when known. Nothing was evaluated: fix the field and retry.
+    ``errors`` lists every problem of the document (contract §6.11), each an ``InvalidFacts`` with
+    its own ``path`` (``exams[2].date``) and ``problem``; ``path`` and ``problem`` of the error
+    itself are those of the first. ``file`` is the document it came from when known. Nothing was
+    evaluated: fix the fields and retry.
 
     >>> err = InvalidFacts("exams[2].date", "expected an ISO date, got 'x'")
     >>> str(err)
     "exams[2].date: expected an ISO date, got 'x'"
+    >>> both = InvalidFacts.collect([err, InvalidFacts("school.country", "expected a country code")], file="a.toml")
+    >>> print(both)
+    a.toml: 2 problems
+      exams[2].date: expected an ISO date, got 'x'
+      school.country: expected a country code
+    >>> [e.path for e in both.errors]
+    ['exams[2].date', 'school.country']
     """
 
-    def __init__(self, path: str, problem: str, *, file: str | None = None) -> None:
+    #: problems listed in the message; ``errors`` keeps every one
+    SHOWN = 20
+
+    def __init__(self, path: str, problem: str, *, file: str | None = None,
+                 errors: tuple[InvalidFacts, ...] = ()) -> None:
         self.path = path
         self.problem = problem
         self.file = file
+        self.errors: tuple[InvalidFacts, ...] = errors or (self,)
         where = f"{file}: " if file else ""
-        super().__init__(f"{where}{path}: {problem}" if path else f"{where}{problem}")
+        if len(self.errors) == 1:
+            super().__init__(f"{where}{path}: {problem}" if path else f"{where}{problem}")
+            return
+        lines = [f"{where}{len(self.errors)} problems"]
+        lines += [f"  {e.path}: {e.problem}" if e.path else f"  {e.problem}" for e in self.errors[: self.SHOWN]]
+        if len(self.errors) > self.SHOWN:
+            lines.append(f"  ... and {len(self.errors) - self.SHOWN} more")
+        super().__init__("\n".join(lines))
+
+    @classmethod
+    def collect(cls, errors: list[InvalidFacts] | tuple[InvalidFacts, ...], *, file: str | None = None) -> InvalidFacts:
+        """One error listing every problem of ``errors`` (each flattened), attributed to ``file``."""
+        flat = [e if file is None or e.file == file else InvalidFacts(e.path, e.problem, file=file)
+                for err in errors for e in err.errors]
+        if len(flat) == 1:
+            return flat[0]
+        return cls(flat[0].path, flat[0].problem, file=file, errors=tuple(flat))
 
 
 class RuleError(ImgpathError, ValueError):

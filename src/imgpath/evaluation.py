@@ -15,6 +15,7 @@ import enum
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import PurePath
 from typing import Any
 
 import attrs
@@ -28,10 +29,14 @@ from .compiler import Program, encode, lowered, program
 from .context import Context
 from .engine import Firing, rulebase
 from .errors import InvalidArguments, InvalidFacts, QueryError
-from .facts import Applicant, bounded_repr
+from .facts import Applicant, as_date, bounded_repr
+from .horizon import EvaluationWarning, horizon, warnings_for
 from .rulebook import Confidence, Rule, Rulebook, Source, rulebook, weakest
 
 __all__ = ["Conclusion", "Evaluation", "Verdict", "as_applicant", "evaluate"]
+
+
+Key = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 class Verdict(str, enum.Enum):
@@ -60,6 +65,56 @@ class Conclusion:
     kind: str = "boolean"
     internal: bool = False
     note: str = ""
+    #: the evaluation that reached it (for ``reason`` and ``missing``); not part of its identity
+    _evaluation: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def reason(self) -> str:
+        """One line saying why (contract §6.10): the title of the rule that gave a YES; for a NO, the
+        closest candidate rule that applies to this applicant and the condition it fails; for an
+        UNKNOWN, what would decide it."""
+        if self._evaluation is None:
+            return ""
+        return views.call("reason", self._evaluation, self._key)  # type: ignore[no-any-return]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """For an UNKNOWN: the field paths whose values would decide it (as ``to_dict()`` lists them)."""
+        if self.verdict is not Verdict.UNKNOWN or self._evaluation is None:
+            return ()
+        return tuple(self._evaluation.why_not(self.name, **self.args).missing)
+
+    @property
+    def missing_parameters(self) -> tuple[str, ...]:
+        """For an UNKNOWN: the table figures nobody sourced that it rests on (``states.NE.img_gme_years``)."""
+        if self.verdict is not Verdict.UNKNOWN or self._evaluation is None:
+            return ()
+        return tuple(self._evaluation.why_not(self.name, **self.args).missing_parameters)
+
+    @property
+    def shown(self) -> str:
+        """The answer as a person reads it: YES / NO / UNKNOWN for a yes/no question; the value of a
+        valued conclusion (UNKNOWN only when it is unknown); the members of a set, or ``none``.
+
+        >>> Conclusion("gme_years_required", {"state": "NY"}, Verdict.YES, 3, (), (), "primary", kind="value").shown
+        '3'
+        >>> Conclusion("j1_waiver_options", {}, Verdict.NO, (), (), (), "primary", kind="set").shown
+        'none'
+        """
+        if self.kind == "set":
+            members = ", ".join(map(str, self.value or ()))
+            if self.verdict is Verdict.UNKNOWN:
+                return f"UNKNOWN (so far: {members})" if members else "UNKNOWN"
+            return members or "none"
+        if self.kind == "value":
+            if self.verdict is Verdict.YES:
+                return str(self.value)
+            return "UNKNOWN" if self.verdict is Verdict.UNKNOWN else "no value"
+        return self.verdict.value.upper()
+
+    @property
+    def _key(self) -> Key:
+        return (self.name, tuple(sorted((k, encode(v)) for k, v in self.args.items())))
 
     @property
     def label(self) -> str:
@@ -84,9 +139,6 @@ class Conclusion:
         return out
 
 
-Key = tuple[str, tuple[tuple[str, Any], ...]]
-
-
 class Evaluation:
     """The result of evaluating one applicant on one date (see docs/reference/api).
 
@@ -109,6 +161,15 @@ class Evaluation:
         self._cache: dict[Key, Conclusion] = {}
         self._instances: list[Key] | None = None
         self._only: frozenset[str] | None = None  # a goal-restricted evaluation (planning) answers only these
+        self._warnings: tuple[EvaluationWarning, ...] | None = None
+
+    @property
+    def warnings(self) -> tuple[EvaluationWarning, ...]:
+        """What to know before trusting the verdicts (contract §1.1): a season or ``as_of`` past the
+        rulebook's horizon, a pinned Match already over (:mod:`imgpath.horizon`). Data, never raised."""
+        if self._warnings is None:
+            self._warnings = warnings_for(self.book, self.applicant, self.as_of, self.season)
+        return self._warnings
 
     # ------------------------------------------------------------------ queries
 
@@ -147,6 +208,14 @@ class Evaluation:
     def conclusions(self) -> tuple[Conclusion, ...]:
         """Every public conclusion instance: reached (YES, UNKNOWN) or decided NO, in vocabulary order."""
         return tuple(self._conclude(k) for k in self.instances() if not self.book.conclusions[k[0]].internal)
+
+    def summary(self) -> tuple[Conclusion, ...]:
+        """The few verdicts a person looks for first (IMG, certificate, Match, start of residency, visa),
+        as the rulebook declares them (``rules/data/display.toml``, ``[summary] conclusions``)."""
+        names = (self.book.extras.get("display", {}).get("summary") or {}).get("conclusions", ())
+        if self._only is not None:
+            names = [n for n in names if n in self._only]
+        return tuple(self.conclusion(n) for n in names)
 
     def instances(self) -> list[Key]:
         """Every conclusion instance this evaluation answers, in vocabulary order."""
@@ -233,7 +302,7 @@ class Evaluation:
             sources = tuple(self.book.sources[s] for s in spec.sources)
             confidence = spec.confidence
         out = Conclusion(name, dict(args), verdict, value, rules, sources, confidence, assumptions,
-                         spec.kind, spec.internal, note)
+                         spec.kind, spec.internal, note, evaluation=self)
         self._cache[key] = out
         return out
 
@@ -270,12 +339,14 @@ class Evaluation:
             if verdict is Verdict.NO:
                 # a NO rests on what made its candidate rules fail: the figures and conclusions
                 # their failing conditions read, not on those rules' own claims
-                levels.append(self._failure_confidence(rule, f.row, visiting | {key}))
+                level, failed = self._failure(rule, f.row, visiting | {key})
+                levels.append(level)
+                assumptions.extend(self.context.planned_assumptions(failed))
                 rule_ids.append(rule.id)
                 source_ids.extend(chain_sources)
                 continue
             chain_levels = [rule.confidence]
-            chain_assumptions = list(rule.assumptions)
+            chain_assumptions = [*rule.assumptions, *self.context.planned_assumptions(_rule_nodes(rule))]
             for cell_sources, level in self._params(rule, f.row):
                 chain_levels.append(level)
                 chain_sources.extend(cell_sources)
@@ -330,19 +401,22 @@ class Evaluation:
                 out.append(dep)
         return list(dict.fromkeys(out))
 
-    def _failure_confidence(self, rule: Rule, row: Any, visiting: frozenset[Key]) -> str:
+    def _failure(self, rule: Rule, row: Any, visiting: frozenset[Key]) -> tuple[str, list[ex.Node]]:
+        """The confidence of what made a candidate rule fail, and its failing conditions."""
         judge = Judge(self)
         levels: list[str] = []
+        failed: list[ex.Node] = []
         for node, text in zip(rule.when, rule.when_text, strict=True):
             cond = judge.condition(node, text, rule, row)
             if cond.status != "fails":
                 continue
+            failed.append(node)
             levels.extend(c for _, _, c in cond.params if c != "missing")
             single = attrs.evolve(rule, when=(node,), when_text=(text,))
             for dep in instances(single, row, judge, False) + instances(single, row, judge, True):
                 if dep not in visiting:
                     levels.append(self._conclude_inner(dep, visiting).confidence)
-        return weakest(levels)
+        return weakest(levels), failed
 
     def _conclude_inner(self, key: Key, visiting: frozenset[Key]) -> Conclusion:
         if key in self._cache:
@@ -395,11 +469,14 @@ class Evaluation:
 
     # ------------------------------------------------------------------ output
 
-    def to_dict(self, *, missing: bool = True) -> dict[str, Any]:
-        """JSON-serialisable: as_of, season, engine and every conclusion with verdict, value, rules, sources.
+    def to_dict(self, *, missing: bool = True, reasons: bool = False) -> dict[str, Any]:
+        """JSON-serialisable: the stamp (imgpath version, rulebook digest, horizon), as_of, season, engine,
+        the warnings and every conclusion with verdict, value, rules, sources.
 
         An UNKNOWN conclusion also lists what would decide it (``missing`` field paths and
         ``missing_parameters``, from :meth:`why_not`); ``missing=False`` skips that work.
+        ``reasons=True`` adds each conclusion's one-line ``reason`` (:attr:`Conclusion.reason`), as
+        ``imgpath check --format json`` does.
         """
         conclusions = []
         for c in self.conclusions:
@@ -408,14 +485,18 @@ class Evaluation:
                 wn = self.why_not(c.name, **c.args)
                 d["missing"] = wn.missing
                 d["missing_parameters"] = wn.missing_parameters
+            if reasons:
+                d["reason"] = c.reason
             conclusions.append(d)
         return {
             "format": "imgpath.evaluation/1",
             "imgpath": VERSION,
             "rulebook": {"name": self.book.name, "digest": self.book.digest},
+            "horizon": horizon(self.book).to_dict(),
             "as_of": self.as_of.isoformat(),
             "season": self.season,
             "engine": self.engine,
+            "warnings": [w.to_dict() for w in self.warnings],
             "conclusions": conclusions,
         }
 
@@ -441,10 +522,15 @@ def _rule_nodes(rule: Rule) -> Iterator[ex.Node]:
 # --------------------------------------------------------------------------- entry points
 
 def as_applicant(applicant: Applicant | Mapping[str, Any]) -> Applicant:
+    """The :class:`Applicant` of a document given as one or as a mapping; a file name is refused with
+    the way to read it (``load_applicant``)."""
     if isinstance(applicant, Applicant):
         return applicant
     if isinstance(applicant, Mapping):
         return Applicant.from_dict(applicant)
+    if isinstance(applicant, (str, PurePath)):
+        raise InvalidFacts("", f"evaluate() takes an applicant, not a file name: read the file first with "
+                           f"imgpath.evaluate(imgpath.load_applicant({str(applicant)!r}))")
     raise InvalidFacts("", f"expected an imgpath.Applicant or a mapping, got {type(applicant).__name__}")
 
 
@@ -458,13 +544,16 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate one applicant on ``as_of`` (default: the document's ``as_of``, else today).
 
+    ``as_of`` is a ``datetime.date`` or an ISO string (``"2026-01-15"``), as in documents, between
+    1900-01-01 and 2199-12-31.
+
     ``engine="reference"`` uses the pure-Python evaluator (same answers; the test oracle).
     Raises :class:`~imgpath.InvalidFacts` on a bad document, naming the field.
     """
     app = as_applicant(applicant)
-    if as_of is not None and (not isinstance(as_of, _dt.date) or isinstance(as_of, _dt.datetime)):
-        raise InvalidFacts("as_of", f"expected a datetime.date, got {bounded_repr(as_of)}")
-    when = as_of or app.as_of or _dt.date.today()
+    if as_of is not None and not isinstance(as_of, (_dt.date, str)):
+        raise InvalidFacts("as_of", f"expected a datetime.date or an ISO date string, got {bounded_repr(as_of)}")
+    when = as_date(as_of) if as_of is not None else (app.as_of or as_date(_dt.date.today()))
     book = rulebook if rulebook is not None else _default_book()
     prog = program(book, when, goals=_goals)
     ctx = Context(book, app, when)

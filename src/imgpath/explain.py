@@ -25,7 +25,8 @@ from .compiler import encode
 from .evaluation import Evaluation
 from .rulebook import Confidence, Rule, weakest
 
-__all__ = ["Condition", "Derivation", "Explanation", "FactUse", "RuleCheck", "WhyNot", "why", "why_not"]
+__all__ = ["Condition", "Derivation", "Explanation", "FactUse", "RuleCheck", "WhyNot", "applies", "closest", "reason",
+           "shorten", "why", "why_not"]
 
 
 
@@ -288,7 +289,8 @@ def _derive(ev: Evaluation, judge: Judge, key: Key, visiting: frozenset[Key],
         node = Derivation(label(*key), conclusion.verdict.value,
                           f.value if conclusion.kind == "value" else conclusion.value,
                           rule, conds, tuple(premises), tuple(dict.fromkeys(sources)), weakest(levels),
-                          tuple(dict.fromkeys([*rule.assumptions, *(a for p in premises for a in p.assumptions)])),
+                          tuple(dict.fromkeys([*rule.assumptions, *ev.context.planned_assumptions(rule.when),
+                                               *(a for p in premises for a in p.assumptions)])),
                           note="" if mode == "T" else "could hold: some conditions depend on missing facts")
         if best is None or (node.confidence, -_height(node)) > (best.confidence, -_height(best)):
             best = node
@@ -357,5 +359,115 @@ def _conditions(rule: Rule) -> list[tuple[ex.Node, str]]:
     return out
 
 
+def applies(judge: Judge, rule: Rule, row: Any) -> bool:
+    """Whether a rule is for this applicant: none of its ``applies_to`` conditions fails (contract §6.10)."""
+    return all(judge.condition(n, t, rule, row).status != "fails"
+               for n, t in zip(rule.applies_to, rule.applies_to_text, strict=True))
+
+
+def closest(ev: Evaluation, wn: WhyNot) -> tuple[RuleCheck, Condition] | None:
+    """The failing candidate rule of a NO that came closest among those that apply to this applicant
+    (fewest failing conditions, then file order), with its first failing condition; None without one.
+
+    A rule whose ``applies_to`` fails (a U.S.-graduate rule for an IMG) is passed over while any
+    other candidate applies.
+    """
+    failing = [ch for ch in wn.checks if ch.status == "fails"]
+    if not failing:
+        return None
+    judge = Judge(ev)
+    pool = [ch for ch in failing if applies(judge, ch.rule, ch.row)] or failing
+    best = min(pool, key=lambda ch: (sum(c.status == "fails" for c in ch.conditions), ev.book.order[ch.rule.id]))
+    return best, next(c for c in best.conditions if c.status == "fails")
+
+
+def shorten(text: str, width: int = 80) -> str:
+    """A condition shown whole when it fits in ``width``, else cut between words with an ellipsis,
+    its open brackets closed after it.
+
+    >>> shorten("count(e in exams, e.exam == 'step1' and e.result != 'pass') >= 4")
+    "count(e in exams, e.exam == 'step1' and e.result != 'pass') >= 4"
+    >>> shorten("any(l in licenses, l.kind == 'full' and l.unrestricted and l.good_standing and l.issued >= x)", 50)
+    "any(l in licenses, l.kind == 'full' and …)"
+    """
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    kept = ""
+    for word in text.split(" "):
+        if len(kept) + len(word) + 1 > width - 4 and kept:
+            break
+        kept = f"{kept} {word}" if kept else word
+    closers = []
+    quote = ""
+    for ch in kept:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            closers.append(")" if ch == "(" else "]")
+        elif ch in ")]" and closers:
+            closers.pop()
+    return f"{kept} …{''.join(reversed(closers))}"
+
+
+def reason(ev: Evaluation, key: Key) -> str:
+    """The one-line reason of a conclusion (contract §6.10; CLI ``check``, ``Conclusion.reason``).
+
+    YES: the title of the rule that gave it. NO: the title of the closest candidate rule that applies
+    to this applicant (:func:`closest`) and the condition it fails, whole or shortened with "…".
+    UNKNOWN: the facts or figures that would decide it, or that the sources conflict.
+    """
+    c = ev.at(key)
+    if c.verdict.value == "yes":
+        return ev.book.rule(c.rules[0]).title if c.rules else ""
+    wn = why_not(ev, key)
+    if c.verdict.value == "unknown":
+        if wn.decided_by:
+            shown = wn.decided_by[:4]
+            return "missing: " + ", ".join(shown) + (", …" if len(wn.decided_by) > 4 else "")
+        if any(ch.reason for ch in wn.checks if ch.status == "unknown"):
+            return "the sources conflict"
+        return c.note or "depends on conclusions that are unknown"
+    found = closest(ev, wn)
+    if found is None:
+        return wn.note or "no rule concludes it for these arguments"
+    check, condition = found
+    return f"{check.rule.title} — not met: {_failure_chain(ev, check, condition)}"
+
+
+def _failure_chain(ev: Evaluation, check: RuleCheck, condition: Condition, depth: int = 0,
+                   seen: frozenset[Key] = frozenset()) -> str:
+    """The failing condition (of a conjunction, the part that fails); when it only names a conclusion
+    that is NO, followed down to the fact that decides it (``ecfmg_certificate_valid_at_start ← … ←
+    present(ecfmg.certified)``)."""
+    index = check.conditions.index(condition)
+    node = _conditions(check.rule)[index][0]
+    judge = Judge(ev)
+    text = condition.text
+    while isinstance(node, ex.And):  # of a conjunction, the part that fails
+        part = next((a for a in node.args
+                     if judge.condition(a, ex.render(a), check.rule, check.row).status == "fails"), None)
+        if part is None:
+            break
+        node, text = part, ex.render(part)
+    text = shorten(text)
+    if not isinstance(node, ex.Ref) or depth >= 6:
+        return text
+    deps = instances(check.rule, check.row, judge, False, [node])
+    if len(deps) != 1 or deps[0] in seen or ev.at(deps[0]).verdict.value != "no":
+        return text
+    found = closest(ev, why_not(ev, deps[0]))
+    if found is None:
+        return text
+    below = _failure_chain(ev, *found, depth=depth + 1, seen=seen | {deps[0]})
+    if depth == 0:
+        leaf = below.rsplit(" ← ", 1)[-1]
+        return f"{text} ← {leaf}" if below == leaf else f"{text} ← … ← {leaf}"
+    return f"{text} ← {below}"
+
+
 views.provide("why", why)
 views.provide("why_not", why_not)
+views.provide("reason", reason)

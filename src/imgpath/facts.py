@@ -52,6 +52,9 @@ __all__ = [
     "School",
     "Interest",
     "Training",
+    "DATE_RANGE",
+    "absent_default",
+    "as_date",
     "bounded_repr",
     "field_meta",
     "fields_by_key",
@@ -66,6 +69,9 @@ __all__ = [
 MAX_LIST = 500
 #: Longest string the schema accepts.
 MAX_STRING = 2000
+#: The dates a document (and ``as_of``) may hold: far enough from the calendar's ends that the
+#: rules' date arithmetic (a season after as_of, ten years after a graduation) stays inside it.
+DATE_RANGE = (_dt.date(1900, 1, 1), _dt.date(2199, 12, 31))
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_COUNTRIES = frozenset(
@@ -85,7 +91,12 @@ US_JURISDICTIONS = frozenset(
 )
 
 
-def _spec(
+def _spec(kind: str, **description: Any) -> Any:
+    """An optional attrs field of the schema, described by :func:`_describe`."""
+    return attrs.field(default=None, metadata={"imgpath": _describe(kind, **description)}, kw_only=True)
+
+
+def _describe(
     kind: str,
     *,
     choices: tuple[str, ...] = (),
@@ -95,17 +106,33 @@ def _spec(
     hi: float | None = None,
     cls: type | None = None,
     doc: str = "",
-) -> Any:
-    """An optional attrs field described for validation, lowering and the rule language.
+    anchor: bool = False,
+    planned: str = "",
+    derived: str = "",
+    assumption: str = "",
+    needs_event: str = "",
+    none_when: str = "",
+    default: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What the schema says of a field, for validation, lowering and the rule language.
 
     ``absent`` says what a missing value means inside a present section:
-    ``unknown`` (the default) or ``none`` (known not to exist, contract §3).
+    ``unknown`` (the default), ``none`` (known not to exist, contract §3) or ``default`` (the
+    section ``default`` describes, its values literals or ``"as_of"``, contract §6.2).
     ``event`` marks dates of things that happened: facts dated after ``as_of``
-    are not yet known at ``as_of`` (contract §6.4).
+    are not yet known at ``as_of`` (contract §6.4). ``anchor`` marks the date that dates a whole
+    list entry or object (an exam's ``date``, a Pathway's ``accepted``): one dated after ``as_of``
+    is not known at all. ``planned`` names the field that keeps an event's date when it lies after
+    ``as_of`` (the expected graduation); that field is ``derived`` from the event, never given in a
+    document, and reading it while the event is still ahead lists ``assumption`` (with ``{value}``).
+    ``needs_event`` makes a flag read false while that event of its entry lies after ``as_of`` (a
+    training is not completed before its end). ``none_when`` names a flag of the same entry that,
+    when true, makes an absent value known not to exist (``no_expiry``).
     """
-    meta = {"kind": kind, "choices": choices, "absent": absent, "event": event,
-            "lo": lo, "hi": hi, "cls": cls, "doc": doc}
-    return attrs.field(default=None, metadata={"imgpath": meta}, kw_only=True)
+    return {"kind": kind, "choices": choices, "absent": absent, "event": event,
+            "lo": lo, "hi": hi, "cls": cls, "doc": doc, "anchor": anchor, "planned": planned,
+            "derived": derived, "assumption": assumption, "needs_event": needs_event,
+            "none_when": none_when, "default": dict(default or {})}
 
 
 _frozen = attrs.frozen(kw_only=True)
@@ -130,8 +157,8 @@ class EcfmgNote:
     """The WDOMS ECFMG sponsor note: the graduation years it covers."""
 
     from_: int | None = attrs.field(default=None, metadata={"imgpath": {
-        "kind": "int", "choices": (), "absent": "unknown", "event": False, "lo": 1800, "hi": 2200,
-        "cls": None, "doc": "first graduation year covered", "key": "from"}}, kw_only=True)
+        **_describe("int", lo=1800, hi=2200, doc="first graduation year covered"), "key": "from"}},
+        kw_only=True)
     to: int | None = _spec("int", lo=1800, hi=2200, absent="none", doc="last year covered; absent = open")
 
 
@@ -149,9 +176,16 @@ class School:
     joint_lcme_degree: bool | None = _spec("bool")
     ecfmg_note: EcfmgNote | bool | None = _spec("note", cls=EcfmgNote,
                                                 doc="sponsor note; false = the school has none")
-    graduated: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: still a student")
+    graduated: _dt.date | None = _spec("date", absent="none", event=True, planned="expected_graduation",
+                                       doc="absent: still a student; a date after as_of is the expected "
+                                           "graduation of a student (contract §6.4)")
     osce_for_licensure: bool | None = _spec("bool")
     fifth_pathway: bool | None = _spec("bool")
+    expected_graduation: _dt.date | None = _spec(
+        "date", absent="none", derived="graduated",
+        assumption="the student graduates as expected on {value} (school.graduated is after as_of)",
+        doc="read by rules, never given: the graduation date, past or expected; rules that look at "
+            "which graduation it will be read it, rules that need the degree in hand read graduated")
 
 
 @_frozen
@@ -161,7 +195,7 @@ class Exam:
     exam: str | None = _spec("enum", choices=(
         "step1", "step2ck", "step2cs", "step3", "oet", "comlex1", "comlex2", "comlex3",
         "mccqe1", "texas_jp"))
-    date: _dt.date | None = _spec("date", event=True)
+    date: _dt.date | None = _spec("date", event=True, anchor=True, doc="test date")
     applied: _dt.date | None = _spec("date", event=True)
     result: str | None = _spec("enum", choices=("pass", "fail", "incomplete", "invalidated"))
     score: float | None = _spec("number", lo=0, hi=1000)
@@ -177,7 +211,8 @@ class Pathway:
 
     number: int | None = _spec("int", lo=1, hi=6)
     season: int | None = _spec("int", lo=2000, hi=2100)
-    accepted: _dt.date | None = _spec("date", event=True)
+    accepted: _dt.date | None = _spec("date", event=True, anchor=True,
+                                      doc="a Pathway accepted after as_of is not known at as_of")
 
 
 @_frozen
@@ -200,8 +235,10 @@ class License:
     jurisdiction: str | None = _spec("jurisdiction")
     kind: str | None = _spec("enum", choices=("full", "training", "provisional", "limited"))
     unrestricted: bool | None = _spec("bool")
-    issued: _dt.date | None = _spec("date", event=True)
-    expires: _dt.date | None = _spec("date")
+    issued: _dt.date | None = _spec("date", event=True, anchor=True)
+    expires: _dt.date | None = _spec("date", none_when="no_expiry",
+                                     doc="absent with no_expiry = true: the license never expires")
+    no_expiry: bool | None = _spec("bool", doc="true for a license that never expires (contract §3, v1.1)")
     good_standing: bool | None = _spec("bool")
 
 
@@ -213,9 +250,9 @@ class Training:
     accreditor: str | None = _spec("enum", choices=("ACGME", "AOA", "RCPSC", "CFPC", "other"))
     kind: str | None = _spec("enum", choices=("residency", "fellowship", "internship"))
     specialty: str | None = _spec("str")
-    start: _dt.date | None = _spec("date", event=True)
+    start: _dt.date | None = _spec("date", event=True, anchor=True)
     end: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: ongoing")
-    completed: bool | None = _spec("bool")
+    completed: bool | None = _spec("bool", needs_event="end", doc="reads false while its end is after as_of")
     visa: str | None = _spec("enum", choices=(
         "citizen", "permanent_resident", "daca", "h1b", "j1", "f1", "tn", "other", "none"))
 
@@ -225,7 +262,7 @@ class Practice:
     """A period of practice as a physician after training, in any country."""
 
     country: str | None = _spec("country")
-    start: _dt.date | None = _spec("date", event=True)
+    start: _dt.date | None = _spec("date", event=True, anchor=True)
     end: _dt.date | None = _spec("date", absent="none", event=True, doc="absent: ongoing")
     unsupervised: bool | None = _spec("bool")
 
@@ -277,6 +314,7 @@ class Offer:
     supervisor_board_certified: bool | None = _spec("bool")
     underserved_area: bool | None = _spec("bool")
     h1b_petition: H1bPetition | None = _spec("object", cls=H1bPetition, absent="default",
+                                             default={"filed": "as_of", "kind": "new"},
                                              doc="absent: a new petition filed at as_of")
 
 
@@ -313,7 +351,7 @@ class Applicant:
     def from_dict(cls, data: Mapping[str, Any], *, file: str | None = None) -> Applicant:
         """Validate a document (what ``json.load`` or ``tomllib.load`` gives) into an Applicant.
 
-        Raises :class:`~imgpath.InvalidFacts` naming the field path on the first problem.
+        Raises :class:`~imgpath.InvalidFacts` listing every problem (``.errors``), each with its field path.
         """
         if not isinstance(data, Mapping):
             raise InvalidFacts("", f"expected a table/object at the top level, got {_kind_of(data)}",
@@ -326,7 +364,7 @@ class Applicant:
             return _structure(cls, body, "")
         except InvalidFacts as err:
             if file is not None:
-                raise InvalidFacts(err.path, err.problem, file=file) from None
+                raise InvalidFacts.collect([err], file=file) from None
             raise
 
     def to_dict(self) -> dict[str, Any]:
@@ -428,18 +466,42 @@ def bounded_repr(value: Any) -> str:
 
 
 def _structure(cls: type, data: Any, path: str) -> Any:
+    """A section or entry from its document form; every problem in it is reported (contract §6.11)."""
     if not isinstance(data, Mapping):
         raise InvalidFacts(path, f"expected a table/object, got {_kind_of(data)}")
     values: dict[str, Any] = {}
+    problems: list[InvalidFacts] = []
     for key, value in data.items():
         if not isinstance(key, str):
-            raise InvalidFacts(path, f"keys must be strings, got {_kind_of(key)}")
+            problems.append(InvalidFacts(path, f"keys must be strings, got {_kind_of(key)}"))
+            continue
         sub = f"{path}.{key}" if path else key
-        fld = _field(cls, key, sub)
-        if value is None:
-            continue  # JSON null: the same as absent (unknown)
-        values[fld.name] = _convert(fld, value, sub)
+        try:
+            fld = _field(cls, key, sub)
+            derived = _meta(fld)["derived"]
+            if derived:
+                raise InvalidFacts(sub, f"is read from {derived} and cannot be given; give {derived} instead")
+            if value is None:
+                continue  # JSON null: the same as absent (unknown)
+            values[fld.name] = _convert(fld, value, sub)
+        except InvalidFacts as err:
+            problems.append(err)
+    if not problems:
+        problems.extend(_cross_checks(cls, values, path))
+    if problems:
+        raise InvalidFacts.collect(problems)
     return cls(**values)
+
+
+def _cross_checks(cls: type, values: Mapping[str, Any], path: str) -> list[InvalidFacts]:
+    """Fields that contradict each other: a value given while its ``none_when`` flag says there is none."""
+    out = []
+    for fld in attrs.fields(cls):
+        flag = _meta(fld)["none_when"]
+        if flag and values.get(fld.name) is not None and values.get(flag) is True:
+            where = f"{path}.{key_of(fld)}" if path else key_of(fld)
+            out.append(InvalidFacts(where, f"is given while {flag} = true says there is none; remove one"))
+    return out
 
 
 def _convert(fld: attrs.Attribute, value: Any, path: str) -> Any:  # type: ignore[type-arg]
@@ -454,10 +516,8 @@ def _convert(fld: attrs.Attribute, value: Any, path: str) -> Any:  # type: ignor
             raise InvalidFacts(path, f"expected a list of tables, got {_kind_of(value)}")
         if len(value) > MAX_LIST:
             raise InvalidFacts(path, f"at most {MAX_LIST} entries are accepted, got {len(value)}")
-        return tuple(
-            item if isinstance(item, meta["cls"]) else _structure(meta["cls"], item, f"{path}[{i}]")
-            for i, item in enumerate(value)
-        )
+        return _each(value, lambda item, i: item if isinstance(item, meta["cls"])
+                     else _structure(meta["cls"], item, f"{path}[{i}]"))
     if kind == "note":
         if value is False:
             return False
@@ -470,6 +530,19 @@ def _convert(fld: attrs.Attribute, value: Any, path: str) -> Any:  # type: ignor
             raise InvalidFacts(f"{path}.to", f"must not be before 'from' ({note.from_}), got {note.to}")
         return note
     return _scalar(meta, value, path)
+
+
+def _each(items: Any, convert: Any) -> tuple[Any, ...]:
+    """Every item converted; the problems of all of them reported together."""
+    out, problems = [], []
+    for i, item in enumerate(items):
+        try:
+            out.append(convert(item, i))
+        except InvalidFacts as err:
+            problems.append(err)
+    if problems:
+        raise InvalidFacts.collect(problems)
+    return tuple(out)
 
 
 def _scalar(meta: dict[str, Any], value: Any, path: str) -> Any:
@@ -500,7 +573,7 @@ def _scalar(meta: dict[str, Any], value: Any, path: str) -> Any:
         if len(value) > MAX_LIST:
             raise InvalidFacts(path, f"at most {MAX_LIST} entries are accepted, got {len(value)}")
         item_kind = {"countries": "country", "strings": "str", "states": "state"}[kind]
-        items = [_scalar({**meta, "kind": item_kind}, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        items = _each(value, lambda v, i: _scalar({**meta, "kind": item_kind}, v, f"{path}[{i}]"))
         return tuple(dict.fromkeys(items))  # a set in document order
     if not isinstance(value, str):
         raise InvalidFacts(path, f"expected a string, got {_kind_of(value)}")
@@ -538,14 +611,29 @@ def _scalar(meta: dict[str, Any], value: Any, path: str) -> Any:
 def _date(value: Any, path: str) -> _dt.date:
     if isinstance(value, _dt.datetime):
         raise InvalidFacts(path, f"expected a date without a time, got {value.isoformat()!r}")
-    if isinstance(value, _dt.date):
-        return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
-            return _dt.date.fromisoformat(value)
+            value = _dt.date.fromisoformat(value)
         except ValueError:
             pass
+    if isinstance(value, _dt.date):
+        if not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
+            raise InvalidFacts(path, f"expected a date from {DATE_RANGE[0]} to {DATE_RANGE[1]}, got {value}")
+        return value
     raise InvalidFacts(path, f"expected an ISO date (YYYY-MM-DD), got {_kind_of(value)}")
+
+
+def as_date(value: Any, path: str = "as_of") -> _dt.date:
+    """A date argument (``as_of``): a ``datetime.date`` or an ISO string, inside :data:`DATE_RANGE`.
+
+    >>> as_date("2026-01-15")
+    datetime.date(2026, 1, 15)
+    >>> as_date("9999-12-31")
+    Traceback (most recent call last):
+    ...
+    imgpath.errors.InvalidFacts: as_of: expected a date from 1900-01-01 to 2199-12-31, got 9999-12-31
+    """
+    return _date(value, path)
 
 
 # --------------------------------------------------------------------------- unstructure
@@ -598,6 +686,9 @@ def load_applicant(path: str | Path) -> Applicant:
     except OSError as err:
         raise InvalidFacts("", f"cannot read the file: {err.strerror or err}", file=name) from None
     suffix = p.suffix.lower()
+    if not raw.strip():
+        raise InvalidFacts("", "the file is empty: an applicant document gives at least one section, such as "
+                           "[school] (docs/reference/schema.md)", file=name)
     try:
         if suffix == ".toml":
             data = tomllib.loads(raw.decode("utf-8"))
@@ -611,6 +702,9 @@ def load_applicant(path: str | Path) -> Applicant:
             raise
         problem = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise InvalidFacts("", f"not valid {suffix[1:].upper()}: {problem}", file=name) from None
+    if isinstance(data, Mapping) and not set(data) - {"schema"}:
+        raise InvalidFacts("", "the document is empty: give at least one section, such as [school] "
+                           "(docs/reference/schema.md)", file=name)
     return Applicant.from_dict(data, file=name)
 
 
@@ -640,4 +734,25 @@ def section_classes() -> dict[str, type]:
         meta = _meta(fld)
         if meta["cls"] is not None:
             out[fld.name] = meta["cls"]
+    return out
+
+
+def absent_default(cls: type) -> dict[str, str]:
+    """What an absent section of class ``cls`` stands for, as the schema declares it (contract §6.2):
+    field → literal, or ``"as_of"`` for the evaluation date.
+
+    >>> absent_default(H1bPetition)
+    {'filed': 'as_of', 'kind': 'new'}
+    """
+    return dict(_absent_defaults()[cls])
+
+
+@functools.cache
+def _absent_defaults() -> dict[type, dict[str, str]]:
+    out: dict[type, dict[str, str]] = {}
+    for owner in (Applicant, *section_classes().values()):
+        for fld in attrs.fields(owner):
+            meta = _meta(fld)
+            if meta["cls"] is not None and meta["absent"] == "default":
+                out[meta["cls"]] = dict(meta["default"])
     return out

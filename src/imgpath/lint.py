@@ -24,6 +24,7 @@ from . import expressions as ex
 from ._internal import views
 from .compiler import lowered, program
 from .errors import RuleError
+from .horizon import horizon
 from .rulebook import LintIssue, Rulebook
 from .rulebook.load import hint as _suggest
 from .rulebook.model import END_OF_TIME
@@ -144,6 +145,12 @@ def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[Lint
                 "rules/conclusions.toml")
 
     _lint_planning(book, add)
+    _lint_horizon(book, add)
+    for name in (book.extras.get("display", {}).get("summary") or {}).get("conclusions", ()):
+        spec = book.conclusions.get(name)
+        if spec is None or spec.args:
+            add("error", "unknown-conclusion", f"summary.conclusions names {name!r}, which is not a conclusion "
+                "without arguments" + _suggest(str(name), book.conclusions), "rules/data/display.toml")
 
     # engine limits, on every set of rules in force on some date
     windows = [_dt.date(1999, 1, 1), *book.change_dates()]
@@ -206,6 +213,48 @@ def _lint_planning(book: Rulebook, add: Any) -> None:
             if values and kind not in values:
                 add("error", "unknown-value", f"advice.text.{kind} is not a value of {advice['conclusion']}"
                     + _suggest(kind, values), file)
+
+
+def _lint_horizon(book: Rulebook, add: Any) -> None:
+    """rules/data/horizon.toml (contract §2): no data past the declared last season, a check date no
+    older than the newest source, and the season table's declared Match Day default well formed."""
+    file = "rules/data/horizon.toml"
+    table = book.season_table()
+    declared = book.extras.get("horizon")
+    if table is not None:
+        rule = table.meta.get("default_match_day")
+        weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        if rule is not None and not (isinstance(rule, dict) and set(rule) == {"month", "weekday", "nth"}
+                                     and rule["month"] in range(1, 13) and rule["weekday"] in weekdays
+                                     and rule["nth"] in range(1, 6)):
+            add("error", "bad-default-match-day", "default_match_day is { month = 1-12, weekday = 'friday', "
+                f"nth = 1-5 }}, got {rule!r}", table.file)
+    if declared is None:
+        if table is not None:
+            add("warning", "no-horizon", "the rulebook has a season table but declares no horizon "
+                "(rules/data/horizon.toml: last_season, checked)", file)
+        return
+    h = horizon(book)
+    last = h.last_season
+    if last is not None:
+        seasons = set(table.rows) if table is not None else set()
+        seasons |= {int(k) for k in (book.extras.get("calendar", {}).get("seasons") or {}) if str(k).isdigit()}
+        for season in sorted(x for x in seasons if x > last):
+            add("error", "data-beyond-horizon", f"season {season} has data but the horizon's last_season is "
+                f"{last}; raise last_season (and re-check the sources) or remove the data", file)
+    for key in declared.get("unpublished") or {}:
+        if not str(key).isdigit() or (last is not None and int(key) <= last):
+            add("error", "bad-unpublished-season", f"unpublished.{key}: a season after last_season ({last})", file)
+    newest = max((src.retrieved for src in book.sources.values() if src.retrieved is not None), default=None)
+    if h.checked is None:
+        add("error", "no-check-date", "the horizon needs checked = DATE (when the rulebook was last checked)", file)
+    elif newest is not None and h.checked < newest:
+        add("error", "horizon-older-than-sources", f"checked = {h.checked} is older than the newest source "
+            f"retrieved ({newest}); re-check the rulebook as a whole and move the date", file)
+    column = (declared.get("season_deadline") or {}).get("column")
+    if column and (table is None or column not in table.columns):
+        add("error", "unknown-column", f"season_deadline.column {column!r} is not a column of the season table",
+            file)
 
 
 def _refs(rule: object) -> set[str]:

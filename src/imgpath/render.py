@@ -23,6 +23,9 @@ _CSS = """<style>
 .imgpath .unknown{background:#8d6e00}.imgpath .not_in_force{background:#777}
 .imgpath .c{color:#555;font-size:11px}.imgpath details{margin-left:14px}
 .imgpath summary{cursor:pointer}.imgpath code{background:#f4f4f4;padding:0 3px}
+.imgpath .d{color:#333;font-size:12px;max-width:46em}.imgpath .v{font-weight:600}
+.imgpath .w{border:1px solid #8d6e00;background:#fff8e1;padding:4px 8px;margin:6px 0}
+.imgpath .w ul{margin:2px 0;padding-left:18px}.imgpath .s{margin:6px 0}
 </style>"""
 
 
@@ -42,11 +45,28 @@ def _wrap(body: str) -> str:
     return f'{_CSS}<div class="imgpath">{body}</div>'
 
 
+def _answer(c: Any) -> str:
+    """A conclusion's answer as a person reads it: a verdict badge for a yes/no question, the value of a
+    valued conclusion and the members of a set (``none`` when empty), UNKNOWN only when unknown."""
+    if c.kind == "boolean" or c.verdict.value == "unknown" or (c.kind == "value" and c.verdict.value != "yes"):
+        text = c.shown if c.kind != "boolean" else None
+        return _badge(c.verdict.value, text)
+    return f'<span class="v">{_e(c.shown)}</span>'
+
+
+def _warnings(ev: Evaluation) -> str:
+    if not ev.warnings:
+        return ""
+    items = "".join(f"<li><b>{_e(w.code)}</b>: {_e(w.message)}</li>" for w in ev.warnings)
+    return f"<div class='w'>{_badge('unknown', 'WARNING')}<ul>{items}</ul></div>"
+
+
 def evaluation_html(ev: Evaluation) -> str:
-    """The conclusions table: verdict badge, value, confidence, rules and sources, with derivations."""
+    """Warnings first, then the summary (rules/data/display.toml), then the conclusions table: the
+    answer (verdict, value or members), the plain description, confidence, rules and sources, with
+    derivations."""
     rows = []
     for c in ev.conclusions:
-        value = "" if c.value is None else _e(list(c.value) if isinstance(c.value, tuple) else c.value)
         srcs = ", ".join(_link(s.publisher, s.url) for s in c.sources[:3]) + (" …" if len(c.sources) > 3 else "")
         if c.verdict.value == "yes":
             detail = f"<details><summary class='c'>why</summary>{_derivation(ev.why(c.name, **c.args).root)}</details>"
@@ -55,14 +75,22 @@ def evaluation_html(ev: Evaluation) -> str:
             missing = (f"<div class='c'>missing: {_e(', '.join(wn.decided_by))}</div>"
                        if c.verdict.value == "unknown" and wn.decided_by else "")
             detail = f"{missing}<details><summary class='c'>why not</summary>{_why_not_body(wn)}</details>"
-        rows.append(f"<tr><td><code>{_e(c.label)}</code>{detail}</td><td>{_badge(c.verdict.value)}</td>"
-                    f"<td>{value}</td><td class='c'>{_e(c.confidence)}</td>"
+        description = ev.book.conclusions[c.name].description
+        rows.append(f"<tr><td><code>{_e(c.label)}</code><div class='d'>{_e(description)}</div>{detail}</td>"
+                    f"<td>{_answer(c)}</td><td class='c'>{_e(c.confidence)}</td>"
                     f"<td class='c'>{_e(', '.join(c.rules[:2]))}</td><td class='c'>{srcs}</td></tr>")
     head = (f"<b>imgpath evaluation</b> <span class='c'>as of {_e(ev.as_of)} · Match season {_e(ev.season)} · "
             f"engine {_e(ev.engine)}</span>")
-    table = ("<table><tr><th>conclusion</th><th>verdict</th><th>value</th><th>confidence</th><th>rules</th>"
+    summary = ev.summary()
+    short = ""
+    if summary:
+        title = ev.book.extras.get("display", {}).get("summary", {}).get("title", "Summary")
+        items = "".join(f"<tr><td><code>{_e(c.label)}</code></td><td>{_answer(c)}</td>"
+                        f"<td class='c'>{_e(c.reason)}</td></tr>" for c in summary)
+        short = f"<div class='s'><b>{_e(title)}</b><table>{items}</table></div>"
+    table = ("<table><tr><th>conclusion</th><th>answer</th><th>confidence</th><th>rules</th>"
              "<th>sources</th></tr>" + "".join(rows) + "</table>")
-    return _wrap(head + table)
+    return _wrap(head + _warnings(ev) + short + table)
 
 
 def _derivation(d: Derivation) -> str:

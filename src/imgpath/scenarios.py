@@ -13,7 +13,8 @@ A scenario file (``rules/scenarios/**/*.toml``)::
     [[expect]]
     conclusion = "img"
     verdict = "yes"                           # yes | no | unknown
-    # args = { state = "TX" }, value = ..., confidence = "primary", rules = ["img.school_abroad"]
+    # args = { state = "TX" }, value = ..., confidence = "primary", rules = ["img.school_abroad"],
+    # assumptions = ["graduates as expected"]  (each part of some assumption the conclusion lists)
 
 :func:`check` evaluates a scenario with an engine and returns the list of
 mismatches (empty when it passes).
@@ -49,6 +50,7 @@ class Expectation:
     confidence: str | None = None
     rules: tuple[str, ...] = ()
     note: str = ""
+    assumptions: tuple[str, ...] = ()  # each must be part of some assumption the conclusion lists
 
 
 @attrs.frozen
@@ -87,7 +89,8 @@ def load_scenario(path: Path) -> Scenario:
         value = raw.get("value", _UNSET)
         expects.append(Expectation(raw["conclusion"], raw.get("verdict"), dict(raw.get("args", {})),
                                    tuple(value) if isinstance(value, list) else value,
-                                   raw.get("confidence"), tuple(raw.get("rules", ())), raw.get("note", "")))
+                                   raw.get("confidence"), tuple(raw.get("rules", ())), raw.get("note", ""),
+                                   tuple(raw.get("assumptions", ()))))
     if not expects:
         raise RuleError("a scenario needs at least one [[expect]]", file=str(path))
     return Scenario(str(path), meta.get("title", path.stem), meta["as_of"], applicant, tuple(expects),
@@ -117,6 +120,9 @@ def check(scenario: Scenario, *, engine: str = "durable", rulebook: Rulebook | N
         for rid in e.rules:
             if rid not in c.rules:
                 problems.append(f"{label}: expected rule {rid} among {list(c.rules)}")
+        for text in e.assumptions:
+            if not any(text in a for a in c.assumptions):
+                problems.append(f"{label}: expected an assumption containing {text!r} among {list(c.assumptions)}")
     return ev, problems
 
 

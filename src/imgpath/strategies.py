@@ -25,13 +25,18 @@ steers generation toward applicants for whom a conclusion holds.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import Any
 
 from hypothesis import strategies as st
 
+from . import expressions as ex
+from .context import match_day, season_for
 from .errors import InvalidFacts
 from .evaluation import evaluate
 from .facts import Applicant
+from .horizon import horizon
+from .rulebook import rulebook
 
 __all__ = [
     "ANY_DATE",
@@ -40,8 +45,11 @@ __all__ = [
     "canadian_graduates",
     "exam_histories",
     "facts_for",
+    "graduation_boundaries",
     "imgs",
+    "law_dates",
     "oet_sittings",
+    "pathway_opening",
     "us_graduates",
 ]
 
@@ -63,12 +71,121 @@ def _date_between(lo: _dt.date, hi: _dt.date) -> st.SearchStrategy[_dt.date]:
     return st.dates(min_value=lo, max_value=hi)
 
 
+# --------------------------------------------------------------------------- what the rulebook says
+# The dates where answers change are read from the rules' data, never listed here (issue 15 #5).
+
+
+@functools.cache
+def _season_bounds() -> tuple[int, int]:
+    """The first and last Match seasons the rulebook holds (its season table's rows)."""
+    table = rulebook().season_table()
+    held = sorted(table.rows) if table is not None else [ANY_DATE[0].year + 1, ANY_DATE[1].year]
+    return held[0], held[-1]
+
+
+@functools.cache
+def law_dates() -> tuple[_dt.date, ...]:
+    """Dates on which an answer can change for reasons of law or calendar, read from the rulebook:
+    every day a rule enters or leaves force, every date literal in a condition (and the day after),
+    every dated figure of a parameter table (a season's Match Day, rank-order-list deadline, OET
+    window, Pathway cut-offs), the days after each Match Day, and the day the rulebook's horizon
+    passes (:mod:`imgpath.horizon`).
+
+    >>> _dt.date(2025, 9, 21) in law_dates(), _dt.date(2025, 6, 30) in law_dates()
+    (True, True)
+    """
+    book = rulebook()
+    out: set[_dt.date] = set(book.change_dates())
+    for rule in book.rules:
+        for cond in rule.when:
+            for node in ex.walk(cond):
+                if isinstance(node, ex.Const):
+                    for v in node.value if isinstance(node.value, tuple) else (node.value,):
+                        if isinstance(v, _dt.date):
+                            out.update((v, v + _dt.timedelta(days=1)))
+    for table in book.tables.values():
+        for row in table.rows.values():
+            for cell in row.values():
+                if isinstance(cell.value, _dt.date):
+                    out.update((cell.value, cell.value + _dt.timedelta(days=1)))
+    first, last = _season_bounds()
+    for year in range(first, last + 2):
+        day = match_day(book, year)[0]
+        out.update((day, day + _dt.timedelta(days=1)))
+    h = horizon(book)
+    if h.checked is not None:
+        edge = ex.add_months(h.checked, h.warn_after_months)
+        out.update((edge, edge + _dt.timedelta(days=1)))
+    return tuple(sorted(d for d in out if ANY_DATE[0] <= d <= ANY_DATE[1]))
+
+
+def _compared_dates(fields: frozenset[str]) -> tuple[_dt.date, ...]:
+    """Date literals the rules compare one of ``fields`` (dotted paths) with, each with the day after."""
+    out: set[_dt.date] = set()
+    for rule in rulebook().rules:
+        for cond in rule.when:
+            for node in ex.walk(cond):
+                if isinstance(node, ex.Cmp) and any(isinstance(x, ex.Field) and x.dotted in fields
+                                                    for x in (node.left, node.right)):
+                    for x in (node.left, node.right):
+                        if isinstance(x, ex.Const) and isinstance(x.value, _dt.date):
+                            out.update((x.value, x.value + _dt.timedelta(days=1)))
+    return tuple(sorted(out))
+
+
+@functools.cache
+def graduation_boundaries() -> tuple[_dt.date, ...]:
+    """The graduation dates the rules compare with (the end of LCME accreditation of Canadian schools,
+    2025-06-30, and the day after), read from the conditions on ``school.graduated`` and
+    ``school.expected_graduation`` with a literal date.
+
+    >>> _dt.date(2025, 6, 30) in graduation_boundaries(), _dt.date(2025, 7, 1) in graduation_boundaries()
+    (True, True)
+    """
+    return _compared_dates(frozenset({"school.graduated", "school.expected_graduation"}))
+
+
+@functools.cache
+def _pathways_era() -> _dt.date:
+    """The first day of the Pathways era, when certificates began to carry an expiry: the date the
+    rules compare ``ecfmg.certified`` with (certificates issued before it are permanent)."""
+    return min(_compared_dates(frozenset({"ecfmg.certified"})), default=ANY_DATE[0])
+
+
+def pathway_opening(season: int) -> _dt.date:
+    """The first day a Pathway application for ``season`` could be accepted: the season's
+    ``pathways_application_opens`` figure, else the earliest opening the data records, in the year
+    before the Match (ECFMG opens each season's Pathways in the summer or autumn before it).
+
+    >>> pathway_opening(2026), pathway_opening(2024)
+    (datetime.date(2025, 8, 19), datetime.date(2023, 8, 19))
+    """
+    table = rulebook().season_table()
+    cell = table.cell(season, "pathways_application_opens") if table is not None else None
+    if cell is not None:
+        return cell.value  # type: ignore[no-any-return]
+    known = [row["pathways_application_opens"].value for row in (table.rows.values() if table else ())
+             if "pathways_application_opens" in row]
+    month, day = min(((d.month, d.day) for d in known), default=(8, 1))
+    return _dt.date(season - 1, month, day)
+
+
+@functools.cache
+def _first_revalidation_season() -> int:
+    """The first season a Pathways Revalidation can be for: that of the first day a rule reading
+    ``ecfmg.revalidated`` is in force."""
+    book = rulebook()
+    starts = [r.effective_from for r in book.rules
+              if any(isinstance(n, ex.Field) and n.dotted == "ecfmg.revalidated"
+                     for c in r.when for n in ex.walk(c))]
+    return season_for(book, Applicant(), min(starts)) if starts else _season_bounds()[1] + 1
+
+
 def as_of_dates(lo: _dt.date = ANY_DATE[0], hi: _dt.date = ANY_DATE[1]) -> st.SearchStrategy[_dt.date]:
-    """Evaluation dates, biased toward the dates on which the law changed."""
-    key_dates = [_dt.date(2021, 1, 26), _dt.date(2021, 6, 30), _dt.date(2021, 7, 1), _dt.date(2022, 4, 1),
-                 _dt.date(2024, 12, 31), _dt.date(2025, 1, 1), _dt.date(2025, 6, 30), _dt.date(2025, 7, 1),
-                 _dt.date(2025, 9, 20), _dt.date(2025, 9, 21), _dt.date(2026, 1, 15), _dt.date(2026, 9, 21)]
-    return st.one_of(st.sampled_from([d for d in key_dates if lo <= d <= hi] or [lo]), st.dates(lo, hi))
+    """Evaluation dates, biased toward the dates on which the law or the season changes
+    (:func:`law_dates`, read from the rulebook): about half the draws fall on one of them."""
+    key_dates = [d for d in law_dates() if lo <= d <= hi]
+    return st.one_of(st.sampled_from(key_dates or [lo]), st.dates(lo, hi))
 
 
 @st.composite
@@ -180,8 +297,13 @@ def applicants(draw: st.DrawFn, *, kind: str | None = None,
         country = "CA"
     citizenship = draw(st.sampled_from([[country if country not in ("PR",) else "US"], ["US"],
                                         [country if country != "PR" else "US", "US"], ["IN"]]))
-    graduated = draw(_maybe(_date_between(_dt.date(2005, 5, 1), when + _dt.timedelta(days=500)),
-                            0.0 if complete else 0.15))
+    # graduation: any date up to a planned one 500 days ahead, and a third of the time a date the rules
+    # compare graduation with (for Canadian schools: the last LCME day and the day after)
+    boundaries = [d for d in graduation_boundaries() if d <= when + _dt.timedelta(days=500)]
+    when_graduated = _date_between(_dt.date(2005, 5, 1), when + _dt.timedelta(days=500))
+    if boundaries and kind == "canadian":
+        when_graduated = st.one_of(when_graduated, st.sampled_from(boundaries))
+    graduated = draw(_maybe(when_graduated, 0.0 if complete else 0.15))
     doc: dict[str, Any] = {"as_of": when}
     if complete or draw(st.integers(0, 9)):
         doc["person"] = draw(_person(sorted(set(citizenship)), complete))
@@ -196,20 +318,25 @@ def applicants(draw: st.DrawFn, *, kind: str | None = None,
             value = draw(_maybe(st.booleans(), 0.0 if complete else 0.2))
             if value is not None:
                 ecfmg[key] = value
-        season = draw(st.integers(2021, 2027))
+        first, last = _season_bounds()
+        season = draw(st.integers(first, last))
         if draw(st.booleans()):
+            # accepted once its season's applications opened (never for a season before the Pathways)
+            opens = pathway_opening(season)
             ecfmg["pathway"] = {"number": draw(st.integers(1, 6)), "season": season,
-                                "accepted": _dt.date(season - 1, draw(st.integers(1, 12)), 15)}
-        if {"step1", "step2ck"} <= passes and draw(st.booleans()):
+                                "accepted": draw(_date_between(opens, opens + _dt.timedelta(days=240)))}
+        if {"step1", "step2ck"} <= passes and graduated is not None and draw(st.booleans()):
             # a certificate follows the Step 1 and Step 2 CK passes and the graduation it certifies
             earliest = max([e["date"] for e in doc["exams"] if e["exam"] in ("step1", "step2ck")
-                            and e.get("result") == "pass"] + ([graduated] if graduated else []))
+                            and e.get("result") == "pass"] + [graduated])
             certified = draw(_date_between(earliest, max(earliest, when + _dt.timedelta(days=300))))
             ecfmg["certified"] = certified
-            if "pathway" in ecfmg or certified >= _dt.date(2021, 1, 26):
+            if "pathway" in ecfmg or certified >= _pathways_era():
                 ecfmg["expires"] = certified + _dt.timedelta(days=draw(st.integers(300, 1200)))
-        if draw(st.integers(0, 5)) == 0:
-            ecfmg["revalidated"] = draw(st.integers(2025, 2027))
+        # a revalidation is of an accepted Pathway, for a later season already open by as_of
+        seasons = range(max(_first_revalidation_season(), season + 1), season_for(rulebook(), Applicant(), when) + 1)
+        if "pathway" in ecfmg and ecfmg["pathway"]["accepted"] <= when and seasons and draw(st.integers(0, 5)) == 0:
+            ecfmg["revalidated"] = draw(st.sampled_from(list(seasons)))
         doc["ecfmg"] = ecfmg
     if complete or draw(st.integers(0, 3)):
         doc["licenses"] = draw(st.lists(st.fixed_dictionaries({

@@ -18,7 +18,7 @@ import attrs
 from .. import expressions as ex
 from ..compiler import encode
 from ..context import Context, RowRef
-from ..facts import unstructure
+from ..facts import field_meta, fields_by_key, section_classes, unstructure
 from ..rulebook import Rule, Rulebook
 from ..rulebook.graph import polarized_refs
 
@@ -196,13 +196,23 @@ class Judge:
             elif root == "as_of":
                 return
             else:
-                path = node.dotted
+                path = self._document_path(node)
             value = ex.value(node, env)
             status = "unknown" if value is ex.UNKNOWN else ("none" if value is ex.NONE else "known")
             facts.setdefault(path, FactUse(path, None if status != "known" else value, status))
             return
         for child in ex.children(node):
             self._collect(child, env, rule, row, facts, params, elems, misses)
+
+    def _document_path(self, node: ex.Field) -> str:
+        """The path a person wrote: a derived field (``school.expected_graduation``) that reads an event
+        already past is named by the event itself (``school.graduated``); still ahead, by its own name."""
+        cls = section_classes().get(node.root)
+        if cls is None or len(node.path) != 1 or node.dotted in self.ctx.planned:
+            return node.dotted
+        fld = fields_by_key(cls).get(node.path[0])
+        derived = field_meta(fld)["derived"] if fld is not None else ""
+        return f"{node.root}.{derived}" if derived else node.dotted
 
 
 def label(name: str, args: tuple[tuple[str, Any], ...]) -> str:

@@ -277,27 +277,27 @@ def _restore(fr: Frame, var: str, saved: Any) -> None:
         fr.vars[var] = saved
 
 
-def _steps(cls: type, path: tuple[str, ...]) -> list[tuple[str, str, str, Any]]:
+def _steps(cls: type, path: tuple[str, ...]) -> list[tuple[str, str, str, Any, str]]:
     out = []
     current: Any = cls
     for part in path:
         fld = fields_by_key(current)[part]
         meta = fld.metadata["imgpath"]
-        out.append((fld.name, meta["absent"], meta["kind"], meta["cls"]))
+        out.append((fld.name, meta["absent"], meta["kind"], meta["cls"], meta["none_when"]))
         current = meta["cls"]
     return out
 
 
-def _walk(obj: Any, steps: list[tuple[str, str, str, Any]], ctx: Any) -> Any:
+def _walk(obj: Any, steps: list[tuple[str, str, str, Any, str]], ctx: Any) -> Any:
     """Context._resolve for a list element, with the path steps precomputed."""
     cur = obj
     kind = ""
-    for attr, absent, kind, cls in steps:
+    for attr, absent, kind, cls, none_when in steps:
         if cur is None:
             return _UNKNOWN
         val = getattr(cur, attr)
         if val is None:
-            if absent == "none":
+            if absent == "none" or (none_when and getattr(cur, none_when) is True):
                 return _NONE
             if absent == "default":
                 val = ctx.default(cls)

@@ -340,6 +340,10 @@ DATA_FILES: dict[str, Any] = {
         "advice": {"conclusion": "str", "goals": "list", "text": {"*": "str"}},
     },
     "calendar": {"schema": "int", "seasons": {"*": {"events": [_EVENT]}}},
+    "horizon": {"schema": "int", "last_season": "int", "checked": "date", "warn_after_months": "int",
+                "season_figures": "str", "season_deadline": {"column": "str", "name": "str"},
+                "unpublished": {"*": "str"}},
+    "display": {"schema": "int", "summary": {"conclusions": "list", "title": "str"}},
     "visa_dates": {
         "schema": "int",
         "conrad30": {"authorized": [_DATED], "lapses": [_DATED],
@@ -586,7 +590,7 @@ def _check_cell(value: Any, typ: str, where: str, file: str) -> Any:
 # --------------------------------------------------------------------------- rules
 
 _RULE_KEYS = {"id", "title", "when", "then", "effective", "sources", "confidence", "notes", "for",
-              "assumptions", "digest", "group", "advisory"}
+              "assumptions", "digest", "group", "advisory", "applies_to"}
 
 
 def _load_rule(raw: Any, file: str, index: int, names: Names, schema: int) -> Rule:
@@ -692,6 +696,9 @@ def _load_rule(raw: Any, file: str, index: int, names: Names, schema: int) -> Ru
         when.append(parse(w, used))
         texts.append(w)
         defined.append(tuple(sorted(used)))
+    applies_raw = raw.get("applies_to", [])
+    if not isinstance(applies_raw, list) or not all(isinstance(w, str) for w in applies_raw):
+        raise fail("'applies_to' must be a list of condition strings (whom the rule is for)")
     args = []
     raw_args = then.get("args") or {}
     if not isinstance(raw_args, dict):
@@ -716,6 +723,7 @@ def _load_rule(raw: Any, file: str, index: int, names: Names, schema: int) -> Ru
         for_var=for_var, for_table=for_table, assumptions=tuple(assumptions),
         digest=tuple(raw.get("digest", ())), group=raw.get("group", ""), notes=raw.get("notes", ""),
         file=file, advisory=raw.get("advisory", False), defined=tuple(defined),
+        applies_to=tuple(parse(w) for w in applies_raw), applies_to_text=tuple(applies_raw),
     )
 
 

@@ -310,6 +310,10 @@ class Rule:
     advisory: bool = False
     #: per condition of ``when``, the definitions it uses (their names), for explanations
     defined: tuple[tuple[str, ...], ...] = ()
+    #: conditions saying whom the rule is for (``img``, ``nrmp_category in [...]``): a rule whose
+    #: ``applies_to`` fails for an applicant never gives that applicant's reason (contract §6.10)
+    applies_to: tuple[ex.Node, ...] = ()
+    applies_to_text: tuple[str, ...] = ()
 
     @property
     def window(self) -> Window:
@@ -339,6 +343,7 @@ class Rule:
             "assumptions": list(self.assumptions),
             "digest": list(self.digest),
             "file": self.file,
+            **({"applies_to": list(self.applies_to_text)} if self.applies_to else {}),
         }
 
 

@@ -65,7 +65,7 @@ def check_rules(rules: Iterable[Rule], sources: Mapping[str, Source], tables: Ma
                 raise RuleError(f"'for' names {r.for_table!r}, which is not a table rules can range over",
                                 file=r.file, rule_id=r.id)
         checker = _NameChecker(tables, conclusions, r)
-        for node, text in zip(r.when, r.when_text, strict=True):
+        for node, text in zip((*r.when, *r.applies_to), (*r.when_text, *r.applies_to_text), strict=True):
             checker.check(node, text)
             if checker.type_of(node, text, {}) not in ("bool", "any"):
                 raise checker.fail("a condition must be true or false; this is "
