@@ -223,10 +223,9 @@ def _law_dates() -> set[dt.date]:
             values = node.value if isinstance(node.value, tuple) else (node.value,)
             out.update(v for v in values if isinstance(v, dt.date))
     for table in BOOK.tables.values():
-        for row in table.rows.values():
-            for cell in row.values():
-                values = cell.value if isinstance(cell.value, tuple) else (cell.value,)
-                out.update(v for v in values if isinstance(v, dt.date))
+        for _, _, cell in table.cells():
+            values = cell.value if isinstance(cell.value, tuple) else (cell.value,)
+            out.update(v for v in values if isinstance(v, dt.date))
     for year in range(FIRST.year - 1, LAST.year + 2):
         out.add(match_day(BOOK, year)[0])
     h = horizon(BOOK)  # as_of past the checked date by more than warn_after_months warns (contract §2)

@@ -104,10 +104,9 @@ def law_dates() -> tuple[_dt.date, ...]:
                         if isinstance(v, _dt.date):
                             out.update((v, v + _dt.timedelta(days=1)))
     for table in book.tables.values():
-        for row in table.rows.values():
-            for cell in row.values():
-                if isinstance(cell.value, _dt.date):
-                    out.update((cell.value, cell.value + _dt.timedelta(days=1)))
+        for _, _, cell in table.cells():
+            if isinstance(cell.value, _dt.date):
+                out.update((cell.value, cell.value + _dt.timedelta(days=1)))
     first, last = _season_bounds()
     for year in range(first, last + 2):
         day = match_day(book, year)[0]

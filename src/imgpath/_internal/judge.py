@@ -84,7 +84,7 @@ class Condition:
 
     def expansion(self, width: int = 160) -> str:
         """'where passed('step1') means any(e in exams, ...)', cut with an ellipsis; '' without definitions."""
-        if not self.definitions or self.expanded == self.text:
+        if not self.expanded or self.expanded == self.text:
             return ""
         text = self.expanded if len(self.expanded) <= width else self.expanded[: width - 1] + "…"
         return f"means: {text}"
@@ -133,8 +133,10 @@ class Judge:
         used: tuple[str, ...] = ()
         if rule.defined and node in rule.when:
             used = rule.defined[rule.when.index(node)]
+        # a named list (US_JURISDICTIONS) says what it is; a predicate or group is worth expanding
+        worth = any(getattr(self.book.definitions.get(n), "kind", "") != "value" for n in used)
         return Condition(" ".join(text.split()), status, tuple(facts.values()), tuple(params.values()), used,
-                         ex.render(node) if used else "")
+                         ex.render(node) if worth else "")
 
     def _collect(self, node: ex.Node, env: ex.Env, rule: Rule, row: Any, facts: dict[str, FactUse],
                  params: dict[str, tuple[str, Any, str]], elems: dict[str, str], misses: bool = False) -> None:
