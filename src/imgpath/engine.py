@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +24,7 @@ import attrs
 import durable_rules_engine as _dre
 import orjson
 
+from . import _forksafe
 from . import expressions as ex
 from .compiler import EngineAction, Program, encode
 from .context import Context, RowRef
@@ -172,7 +172,7 @@ class RuleBase:
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self._lock = threading.Lock()
+        self._lock = _forksafe.Lock()  # a forked child gets it back unlocked
         self._sids = itertools.count(1)
         self._name = f"imgpath#{next(_names)}"
         try:

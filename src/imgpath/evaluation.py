@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import itertools
-import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from . import _forksafe
 from . import expressions as ex
 from .compiler import Program, encode
 from .context import Context
@@ -436,7 +436,7 @@ def _rule_nodes(rule: Rule) -> Iterator[ex.Node]:
 # --------------------------------------------------------------------------- entry points
 
 _rulebases: dict[int, tuple[weakref.ref[Program], RuleBase]] = {}
-_rulebase_lock = threading.Lock()
+_rulebase_lock = _forksafe.Lock()  # a forked child gets it back unlocked
 
 
 def _rulebase(program: Program) -> RuleBase:
