@@ -20,7 +20,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from .diff import Diff, diff  # eager: a lazily imported submodule named diff would shadow the function
-from .errors import EngineError, ImgpathError, InvalidFacts, RuleError
+from .errors import EngineError, ImgpathError, InvalidFacts, RuleError, WorkerCrashed
 from .evaluation import Conclusion, Evaluation, Verdict, evaluate, evaluate_many
 from .facts import Applicant, load_applicant
 from .rulebook import Rulebook, load_rulebook, rulebook
@@ -41,6 +41,7 @@ __all__ = [
     "RuleError",
     "Rulebook",
     "Verdict",
+    "WorkerCrashed",
     "__version__",
     "calendar",
     "diff",

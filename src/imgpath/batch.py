@@ -22,7 +22,6 @@ import csv
 import datetime as _dt
 import io
 import json
-import multiprocessing
 import os
 import re
 import sys
@@ -179,79 +178,21 @@ def result_row(ev: Any, conclusions: Iterable[tuple[str, dict[str, Any]]] | None
 
 # --------------------------------------------------------------------------- processes
 
-_worker_state: dict[str, Any] = {}
+from ._workers import Pool, parallel_evaluate  # noqa: E402  (re-exported: evaluate_many imports it from here)
 
 
-def _init_worker(rules_path: str | None, engine: str) -> None:
-    """Pool initializer: one rulebook (and compiled rulesets) per process, malloc pinned (engine-notes §4)."""
-    _pin_malloc()
-    from .rulebook import load_rulebook, rulebook
-
-    _worker_state["book"] = load_rulebook(rules_path) if rules_path else rulebook()
-    _worker_state["engine"] = engine
-
-
-def _pin_malloc() -> None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 256 * 1024 * 1024)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
-
-
-def _work(item: tuple[Any, _dt.date | None]) -> tuple[str, Any]:
+def _work_rows(state: dict[str, Any], chunk: list[tuple[Any, _dt.date | None, Any]]) -> list[tuple[str, Any]]:
     from .evaluation import evaluate
 
-    doc, as_of = item
-    try:
-        ev = evaluate(doc, as_of=as_of, rulebook=_worker_state["book"], engine=_worker_state["engine"])
-    except InvalidFacts as err:
-        return "invalid", str(err)
-    return "ok", [(f.rule_id, f.mode, f.conclusion, f.args, f.value, f.row) for f in ev.firings]
-
-
-def _work_row(item: tuple[Any, _dt.date | None, Any]) -> tuple[str, Any]:
-    from .evaluation import evaluate
-
-    doc, as_of, conclusions = item
-    try:
-        ev = evaluate(doc, as_of=as_of, rulebook=_worker_state["book"], engine=_worker_state["engine"])
-    except InvalidFacts as err:
-        return "invalid", str(err)
-    return "ok", result_row(ev, conclusions)
-
-
-def _pool(workers: int, book: Any, engine: str) -> Any:
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    path = str(book.path) if book is not None and book.path else None
-    return ctx.Pool(workers, initializer=_init_worker, initargs=(path, engine))
-
-
-def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, workers: int, rulebook: Any,
-                      engine: str, chunksize: int = 256) -> Iterator[Any]:
-    """Evaluate in ``workers`` processes; evaluations come back in input order."""
-    from .context import Context
-    from .engine import Firing
-    from .evaluation import Evaluation, _as_applicant
-    from .rulebook import rulebook as default_rulebook
-
-    book = rulebook or default_rulebook()
-    items = list(applicants)
-    docs = [_as_applicant(a) for a in items]  # every document is checked before any is evaluated
-    # a mapping travels as itself (pickling a dict costs a tenth of pickling the Applicant); the
-    # worker validates it again, in parallel with the others
-    sent = [(a if type(a) is dict else d, as_of) for a, d in zip(items, docs, strict=True)]
-    chunksize = max(1, min(chunksize, len(sent) // (workers * 4) or 1))
-    with _pool(workers, rulebook, engine) as pool:
-        for doc, (status, payload) in zip(docs, pool.imap(_work, sent, chunksize=chunksize), strict=True):
-            if status != "ok":  # pragma: no cover - documents were validated above
-                raise InvalidFacts("", payload)
-            when = as_of or doc.as_of or _dt.date.today()
-            firings = [Firing(*f) for f in payload]
-            yield Evaluation(book.program(when), Context(book, doc, when), firings, engine)
+    out: list[tuple[str, Any]] = []
+    for doc, as_of, conclusions in chunk:
+        try:
+            ev = evaluate(doc, as_of=as_of, rulebook=state["book"], engine=state["engine"])
+        except InvalidFacts as err:
+            out.append(("invalid", str(err)))
+            continue
+        out.append(("ok", result_row(ev, conclusions)))
+    return out
 
 
 def run_batch(ns: Any) -> int:
@@ -281,10 +222,13 @@ def run_batch(ns: Any) -> int:
         good.append((line, rid, applicant))
     progress = _progress(len(good), disable=ns.no_progress or not sys.stderr.isatty())
     if ns.workers and ns.workers > 1:
-        with _pool(ns.workers, None, "durable") as pool:
+        from .rulebook import rulebook
+
+        with Pool(ns.workers, rulebook(), "durable") as pool:
             items = [(a, ns.as_of, conclusions) for _, _, a in good]
-            for (line, rid, _), (status, payload) in zip(good, pool.imap(_work_row, items, chunksize=64),
-                                                         strict=True):
+            chunks = (items[i:i + 64] for i in range(0, len(items), 64))
+            results = (r for chunk in pool.imap(_work_rows, chunks) for r in chunk)
+            for (line, rid, _), (status, payload) in zip(good, results, strict=True):
                 if status == "ok":
                     rows.append({"id": rid, **payload})
                 else:

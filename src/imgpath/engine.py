@@ -172,7 +172,7 @@ class RuleBase:
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self._lock = _forksafe.Lock()  # a forked child gets it back unlocked
+        self._lock = _forksafe.Lock(if_held_at_fork=self._poison)  # a session cut short by fork is abandoned
         self._sids = itertools.count(1)
         self._name = f"imgpath#{next(_names)}"
         try:

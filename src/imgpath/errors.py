@@ -8,7 +8,7 @@ path, a rule id and file) and a message that says how.
 
 from __future__ import annotations
 
-__all__ = ["EngineError", "ImgpathError", "InvalidFacts", "RuleError"]
+__all__ = ["EngineError", "ImgpathError", "InvalidFacts", "RuleError", "WorkerCrashed"]
 
 
 class ImgpathError(Exception):
@@ -77,3 +77,11 @@ class EngineError(ImgpathError, RuntimeError):
         self.rule_id = rule_id
         where = f"rule {rule_id}: " if rule_id else ""
         super().__init__(f"{where}{problem}")
+
+
+class WorkerCrashed(ImgpathError, RuntimeError):
+    """A worker process of a cohort run died (killed, out of memory, or a crash in the C engine).
+
+    The run stops rather than wait for answers that will never come; what had finished is kept
+    (``imgpath batch`` writes it to ``OUTPUT.partial``). The message names the signal when known.
+    """

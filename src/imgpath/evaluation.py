@@ -510,8 +510,14 @@ def evaluate_many(
     rulebook: Rulebook | None = None,
     engine: str = "durable",
     chunksize: int = 256,
+    mp_context: Any = None,
 ) -> Iterator[Evaluation]:
-    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes."""
+    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes.
+
+    ``mp_context`` (``"spawn"``, ``"forkserver"``, ``"fork"`` or a context) chooses how workers
+    start, else ``multiprocessing.set_start_method``, else fork on Linux (imgpath.batch explains).
+    Raises :class:`~imgpath.WorkerCrashed` if a worker process dies.
+    """
     if not workers or workers <= 1:
         for a in applicants:
             yield evaluate(a, as_of=as_of, rulebook=rulebook, engine=engine)
@@ -519,5 +525,5 @@ def evaluate_many(
     from .batch import parallel_evaluate
 
     yield from parallel_evaluate(applicants, as_of=as_of, workers=workers, rulebook=rulebook,
-                                 engine=engine, chunksize=chunksize)
+                                 engine=engine, chunksize=chunksize, mp_context=mp_context)
 
