@@ -6,8 +6,10 @@ a regression fails instead of stalling the suite.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import multiprocessing
 import os
@@ -17,7 +19,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,7 +69,7 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def wait_for(condition, what: str, limit: float = 120.0):  # type: ignore[no-untyped-def]
+def wait_for(condition: Callable[[], Any], what: str, limit: float = 120.0) -> Any:
     """Poll ``condition`` until it returns something true (a generous limit: not a speed assertion)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -206,6 +210,30 @@ class TestDeadWorker:
         name, message = proc.stdout.strip().split(" | ")
         assert name == "WorkerCrashed" and "SIGKILL" in message
 
+    @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+    def test_the_batch_ends_with_exit_1_and_keeps_finished_rows(self, tmp_path: Path, suffix: str) -> None:
+        """kill -9 of one worker of `imgpath batch --workers 2`: exit 1 with one clear line, the rows
+        already finished kept in OUTPUT.partial, no file posing as the complete output."""
+        cohort = write_csv(tmp_path / "cohort.csv", cohort_rows(20_000))
+        out = tmp_path / f"out{suffix}"
+        proc = subprocess.Popen([sys.executable, "-m", "imgpath", "batch", str(cohort), "-o", str(out),
+                                 "--workers", "2", "--as-of", "2026-11-25", "--no-progress"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            workers = wait_for(lambda: len(children(proc.pid)) >= 2 and children(proc.pid), "two workers")
+            wait_for(lambda: any(p.stat().st_size for p in tmp_path.iterdir() if p != cohort),
+                     "the first finished rows on disk")
+            os.kill(workers[0], signal.SIGKILL)
+            _, err = proc.communicate(timeout=HANG)
+        finally:
+            proc.kill()
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err and "worker" in err and "SIGKILL" in err
+        assert not out.exists()
+        partial = Path(f"{out}.partial")
+        ids = _ids(partial)
+        assert ids and len(ids) == len(set(ids)) and set(ids) <= {f"p{i}" for i in range(20_000)}
+
 
 def _ids(path: Path) -> list[str]:
     if path.name.endswith((".jsonl", ".jsonl.partial")):
@@ -214,14 +242,14 @@ def _ids(path: Path) -> list[str]:
         return [r["id"] for r in csv.DictReader(fh)]
 
 
-# --------------------------------------------------------------------------- finding 4: the rulebook reaches the workers
+# --------------------------------------------------------------------------- finding 4: the rulebook in the workers
 
 
-def _img_verdicts(docs: list[dict], **kw: object) -> list[str]:  # type: ignore[type-arg]
-    return [e.verdict("img").value for e in imgpath.evaluate_many(docs, as_of=AS_OF, **kw)]  # type: ignore[arg-type]
+def _img_verdicts(docs: list[dict[str, Any]], **kw: Any) -> list[str]:
+    return [e.verdict("img").value for e in imgpath.evaluate_many(docs, as_of=AS_OF, **kw)]
 
 
-DOCS = [{"school": {"country": c}} for c in ["IN", "US", "EG", "IN"]]
+DOCS: list[dict[str, Any]] = [{"school": {"country": c}} for c in ["IN", "US", "EG", "IN"]]
 
 
 class TestRulebookInWorkers:
@@ -255,7 +283,7 @@ class TestRulebookInWorkers:
         calls = []
         original = Rulebook.__getstate__
 
-        def counting(self: Rulebook) -> dict:  # type: ignore[type-arg]
+        def counting(self: Rulebook) -> dict[str, Any]:
             calls.append(1)
             return original(self)
 
@@ -263,3 +291,253 @@ class TestRulebookInWorkers:
         docs = DOCS * 50
         assert _img_verdicts(docs, workers=2, mp_context="spawn", chunksize=4) == _img_verdicts(docs)
         assert 1 <= len(calls) <= 2
+
+
+# --------------------------------------------------------------------------- findings 7 and 8: the batch command
+
+OUT_ARGS = ("--as-of", "2026-11-25", "--no-progress")
+
+
+class Run:
+    """One in-process ``imgpath batch`` run: exit status, output rows, error records, standard error."""
+
+    def __init__(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes | str,
+                 suffix: str = ".csv", *args: str, out: str = "out.jsonl") -> None:
+        from imgpath.cli import main
+
+        self.input = tmp_path / f"cohort{suffix}"
+        self.input.write_bytes(data.encode() if isinstance(data, str) else data)
+        self.out = tmp_path / out
+        self.errors_path = Path(f"{self.out}.errors.jsonl")
+        self.code = main(["batch", str(self.input), "-o", str(self.out), *OUT_ARGS, *args])
+        self.stderr = capsys.readouterr().err
+        self.rows = _rows(self.out) if self.out.is_file() else []
+        self.errors = [json.loads(x) for x in self.errors_path.read_text().splitlines()] \
+            if self.errors_path.exists() else []
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.rows]
+
+    def error(self, line: int) -> dict[str, Any]:
+        found = [e for e in self.errors if e["line"] == line]
+        assert len(found) == 1, (line, self.errors)
+        return found[0]
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".jsonl":
+        return [json.loads(x) for x in path.read_text().splitlines()]
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+RunBatch = Callable[..., Run]
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> RunBatch:
+    """``run(data, suffix=".csv", *args, out="out.jsonl")``: one batch run over ``data`` in ``tmp_path``."""
+    return lambda data, suffix=".csv", *args, **kw: Run(tmp_path, capsys, data, suffix, *args, **kw)
+
+
+class TestDirtyInput:
+    """Finding 7: one bad line never aborts the run; every row is written or reported with its true line."""
+
+    @pytest.mark.parametrize("workers", ["1", "2"])
+    def test_a_row_with_an_extra_cell_is_one_error(self, run: RunBatch, workers: str) -> None:
+        r = run("id,school.country\na,IN\nb,IN,extra\nc,US\n", ".csv", "--workers", workers)
+        assert r.code == 2 and r.ids == ["a", "c"]
+        assert r.error(3)["id"] == "b" and "3 cells" in r.error(3)["error"] and "Traceback" not in r.stderr
+
+    def test_a_truncated_row_is_an_error_not_a_shorter_applicant(self, run: RunBatch) -> None:
+        r = run("id,school.country,interest.states\na,IN,TX\nb,US\n")
+        assert r.code == 2 and r.ids == ["a"] and "2 cells" in r.error(3)["error"]
+
+    def test_a_field_over_the_csv_modules_limit_is_that_rows_problem(self, run: RunBatch) -> None:
+        r = run("id,school.country\na,IN\nb," + "X" * 140_000 + "\nc,US\n")
+        assert r.code == 2 and r.ids == ["a", "c"] and r.error(3)["id"] == "b"
+        assert len(r.error(3)["error"]) < 500  # the cell is quoted cut short
+
+    @pytest.mark.parametrize(("line", "says"), [
+        (b'{"id": "b", "school": {"country": "\xff\xfe"}}', "UTF-8"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        (b'{"id": "b", "school": {"country": ' + b"9" * 5000 + b"}}", "number"),
+        (b'{"id": "b", "school": {"country": "IN"}', "not valid JSON"),
+        (b'["not", "an", "object"]', "JSON object"),
+    ], ids=["invalid-utf8", "deep", "huge-number", "bad-json", "not-an-object"])
+    def test_a_bad_jsonl_line_is_one_error_naming_its_line(self, run: RunBatch, line: bytes, says: str) -> None:
+        data = b'{"id": "a", "school": {"country": "IN"}}\n' + line + b'\n{"id": "c", "school": {"country": "US"}}\n'
+        r = run(data, ".jsonl")
+        assert r.code == 2 and r.ids == ["a", "c"] and says in r.error(2)["error"], r.errors
+
+    def test_invalid_utf8_in_a_csv_row_names_the_line(self, run: RunBatch) -> None:
+        r = run(b"id,school.name,school.country\na,Ecole,IN\nb,\xc9cole,IN\nc,X,US\n")
+        assert r.code == 2 and r.ids == ["a", "c"]
+        assert r.error(3)["id"] == "b" and "UTF-8" in r.error(3)["error"]
+
+    def test_a_utf16_file_is_refused_before_any_work(self, run: RunBatch) -> None:
+        r = run("id,school.country\na,IN\n".encode("utf-16"))
+        assert r.code == 2 and "UTF-16" in r.stderr and not r.out.exists() and not r.errors_path.exists()
+
+    def test_the_documented_nested_column_with_a_digit_is_read(self, run: RunBatch) -> None:
+        r = run("id,school.country,offer.h1b_petition.kind,offer.h1b_petition.filed\na,IN,new,2026-10-01\n")
+        assert r.code == 0 and r.ids == ["a"] and not r.errors, r.stderr
+
+    @pytest.mark.parametrize("workers", ["1", "2"])
+    def test_a_utf8_bom_is_read_as_excel_writes_it(self, run: RunBatch, workers: str) -> None:
+        r = run(b"\xef\xbb\xbfid,school.country\na,IN\nb,US\n", ".csv", "--workers", workers)
+        assert r.code == 0 and r.ids == ["a", "b"] and [x["img"] for x in r.rows] == ["yes", "no"]
+        r = run(b'\xef\xbb\xbf{"id": "a", "school": {"country": "IN"}}\n', ".jsonl")
+        assert r.code == 0 and r.ids == ["a"]
+
+    def test_line_numbers_are_physical_lines(self, run: RunBatch) -> None:
+        """Blank lines and a quoted cell spanning two lines count: the error names the line the row starts on."""
+        r = run('id,school.name,school.country\n\na,"two\nlines",IN\n\nb,x,XX\n')
+        assert r.ids == ["a"] and r.error(6)["id"] == "b"
+        r = run('{"id": "a", "school": {"country": "IN"}}\n\n\n{"id": "b", "school": {"country": "XX"}}\n', ".jsonl")
+        assert r.ids == ["a"] and r.error(4)["id"] == "b"
+
+    def test_an_unknown_column_refuses_the_file_once_before_any_work(self, run: RunBatch,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        """A misspelt column would silently leave a fact unknown in every row: the file is refused (exit 2),
+        each bad column named once with a hint, nothing evaluated or written."""
+        import imgpath.evaluation
+
+        monkeypatch.setattr(imgpath.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated"))
+        r = run("id,school.contry,foo.bar,exams[0].dat\na,IN,1,x\nb,US,2,y\n")
+        assert r.code == 2 and not r.out.exists() and not r.errors_path.exists()
+        assert r.stderr.count("school.contry") == 1 and "did you mean 'country'" in r.stderr
+        assert "foo.bar" in r.stderr and "exams[0].dat" in r.stderr
+
+    def test_duplicate_ids_are_errors_after_the_first(self, run: RunBatch) -> None:
+        r = run("id,school.country\na,IN\nb,US\na,US\n")
+        assert r.code == 2 and r.ids == ["a", "b"]
+        assert "duplicate id 'a'" in r.error(4)["error"] and "line 2" in r.error(4)["error"]
+
+    def test_every_problem_of_a_row_is_listed(self, run: RunBatch) -> None:
+        """Each cell that cannot be read, and then what the facts layer finds in the rest of the row."""
+        r = run("id,school.country,person.in_us,exams[0].score\na,India,maybe,abc\n")
+        err = r.error(2)
+        assert {e["path"] for e in err["errors"]} == {"school.country", "person.in_us", "exams[0].score"}
+        assert all(e["path"] in err["error"] for e in err["errors"])
+
+    def test_several_problems_from_the_facts_layer_are_listed(self, run: RunBatch,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        """The hook for InvalidFacts.errors (several (path, problem) pairs): each is listed."""
+        from imgpath.facts import Applicant
+
+        def several(cls: type, data: Any, **kw: Any) -> Any:
+            err = imgpath.InvalidFacts("school.country", "first")
+            err.errors = [("school.country", "first"), ("person.us_status", "second")]  # type: ignore[attr-defined]
+            raise err
+
+        monkeypatch.setattr(Applicant, "from_dict", classmethod(several))
+        r = run("id,school.country\na,IN\n")
+        assert r.error(2)["errors"] == [{"path": "school.country", "problem": "first"},
+                                        {"path": "person.us_status", "problem": "second"}]
+
+
+class TestOutputFiles:
+    """Finding 8: paths are checked before any work; finished rows survive an interruption."""
+
+    GOOD = "id,school.country\na,IN\nb,US\n"
+
+    def test_errors_and_output_on_the_same_path_are_refused(self, run: RunBatch, tmp_path: Path) -> None:
+        r = run(self.GOOD, ".csv", "--errors", str(tmp_path / "out.jsonl"))
+        assert r.code == 2 and not r.out.exists() and "same" in r.stderr
+
+    def test_an_output_that_is_the_input_is_refused(self, run: RunBatch, tmp_path: Path) -> None:
+        r = run(self.GOOD, ".csv", out="cohort.csv")
+        assert r.code == 2 and r.input.read_text() == self.GOOD and "input" in r.stderr
+
+    def test_a_clean_rerun_leaves_no_stale_error_file(self, run: RunBatch) -> None:
+        assert run("id,school.country\na,IN\nb,XX\n").errors_path.exists()
+        r = run(self.GOOD)
+        assert r.code == 0 and not r.errors_path.exists() and r.ids == ["a", "b"]
+
+    def test_the_files_get_the_permissions_a_new_file_gets(self, run: RunBatch) -> None:
+        """Written through a private temporary file, the results still get the umask's permissions."""
+        mask = os.umask(0o022)
+        os.umask(mask)
+        r = run("id,school.country\na,IN\nb,XX\n")
+        assert r.out.stat().st_mode & 0o777 == 0o666 & ~mask == r.errors_path.stat().st_mode & 0o777
+
+    @pytest.mark.parametrize("where", ["missing-folder", "a-directory", "under-a-file"])
+    def test_a_bad_output_path_is_refused_before_any_work(self, run: RunBatch, tmp_path: Path, where: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+        import imgpath.evaluation
+
+        monkeypatch.setattr(imgpath.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated"))
+        (tmp_path / "dir.jsonl").mkdir()
+        (tmp_path / "file").write_text("")
+        out = {"missing-folder": "nowhere/out.jsonl", "a-directory": "dir.jsonl", "under-a-file": "file/out.jsonl"}
+        r = run(self.GOOD, ".csv", out=out[where])
+        assert r.code == 2 and "Traceback" not in r.stderr and str(r.out) in r.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "dir.jsonl", "file"]
+
+    def test_an_interrupt_keeps_the_finished_rows_as_partial(self, run: RunBatch, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        """Ctrl-C after some rows: exit 130, one line, the finished rows in OUTPUT.partial, no OUTPUT."""
+        import imgpath.evaluation
+
+        real, calls = imgpath.evaluation.evaluate, []
+
+        def interrupted(*a: Any, **k: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 100:
+                raise KeyboardInterrupt
+            return real(*a, **k)
+
+        monkeypatch.setattr(imgpath.evaluation, "evaluate", interrupted)
+        rows = cohort_rows(200)
+        buf = [",".join(rows[0])] + [",".join(r.values()) for r in rows]
+        r = run("\n".join(buf) + "\n", ".csv", out="out.csv")
+        assert r.code == 130 and not r.out.exists()
+        assert len(r.stderr.strip().splitlines()) == 1 and "partial" in r.stderr
+        kept = _ids(Path(f"{r.out}.partial"))
+        assert kept and kept == [f"p{i}" for i in range(len(kept))] and len(kept) < 100
+        monkeypatch.setattr(imgpath.evaluation, "evaluate", real)  # a complete rerun: no stale .partial
+        again = run("\n".join(buf) + "\n", ".csv", out="out.csv")
+        assert again.code == 0 and len(again.rows) == 200 and not Path(f"{r.out}.partial").exists()
+
+    def test_an_internal_error_in_one_row_exits_1_and_keeps_the_rest(self, run: RunBatch,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        import imgpath.evaluation
+
+        real = imgpath.evaluation.evaluate
+
+        def broken(doc: Any, **k: Any) -> Any:
+            if doc.school and doc.school.country == "US":
+                raise imgpath.EngineError("boom", rule_id="img.school_abroad")
+            return real(doc, **k)
+
+        monkeypatch.setattr(imgpath.evaluation, "evaluate", broken)
+        r = run("id,school.country\na,IN\nb,US\nc,IN\n")
+        assert r.code == 1 and r.ids == ["a", "c"] and "EngineError" in r.error(3)["error"]
+        assert r.error(3)["internal"] is True
+
+
+@needs_fork
+class TestSignals:
+    """A real Ctrl-C (SIGINT to the process group) or SIGTERM: finished rows kept, one line, no traceback."""
+
+    @pytest.mark.parametrize(("workers", "sig", "status"), [
+        ("1", signal.SIGINT, 130), ("2", signal.SIGINT, 130), ("2", signal.SIGTERM, 143)])
+    def test_a_signal_keeps_the_finished_rows(self, tmp_path: Path, workers: str, sig: int, status: int) -> None:
+        cohort = write_csv(tmp_path / "cohort.csv", cohort_rows(20_000))
+        out = tmp_path / "out.csv"
+        proc = subprocess.Popen([sys.executable, "-m", "imgpath", "batch", str(cohort), "-o", str(out),
+                                 "--workers", workers, *OUT_ARGS], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+        try:
+            wait_for(lambda: any(p.stat().st_size for p in tmp_path.iterdir() if p != cohort),
+                     "the first finished rows on disk")
+            os.killpg(proc.pid, sig)
+            _, err = proc.communicate(timeout=HANG)
+        finally:
+            proc.kill()
+        assert proc.returncode == status, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "partial" in err
+        kept = _ids(Path(f"{out}.partial"))
+        assert kept and len(kept) == len(set(kept)) and not out.exists()

@@ -22,10 +22,13 @@ import collections
 import contextlib
 import datetime as _dt
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -34,6 +37,8 @@ from .errors import InvalidFacts, WorkerCrashed
 __all__ = ["Pool", "context", "parallel_evaluate"]
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_POLL = 0.5  # seconds between checks that every worker is alive, while waiting for a result
+_GRACE = 5.0  # seconds a dead worker goes unnoticed by the pool before imgpath declares it broken
 _state: dict[str, Any] = {}  # in a worker: the rulebook and the engine name
 
 
@@ -87,49 +92,84 @@ class Pool:
         while pending:
             head = pending.popleft()
             try:
-                result = head.result()
+                result = self._result(head)
             except BrokenProcessPool:
                 if salvage:
                     for f in pending:
                         if f.done() and not f.cancelled() and f.exception() is None:
                             yield f.result()
-                raise WorkerCrashed(self._obituary()) from None
+                message, details = self._obituary()
+                raise WorkerCrashed(message, **details) from None
             submit_more()
             yield result
 
-    def _obituary(self) -> str:
-        """What killed a worker, from the exit codes the pool saw."""
-        codes = [p.exitcode for p in self._processes() if p.exitcode not in (None, 0)]
+    def _result(self, future: Future[Any]) -> Any:
+        """The future's result; BrokenProcessPool if a worker died, even one killed halfway through
+        sending a result (the pool's reader thread then waits forever for the rest of it)."""
+        dead_since: float | None = None
+        while True:
+            try:
+                return future.result(timeout=_POLL)
+            except FuturesTimeout:
+                pass
+            sentinels = [p.sentinel for p in self._processes()]
+            if not sentinels or not multiprocessing.connection.wait(sentinels, timeout=0):
+                continue
+            dead_since = dead_since or time.monotonic()
+            if time.monotonic() - dead_since > _GRACE:  # the pool has not noticed: unblock its reader
+                self._unblock_reader()
+                raise BrokenProcessPool("a worker died while sending a result")
+
+    def _unblock_reader(self) -> None:
+        """Stop every worker and close this process's end of the result pipe: the pool's reader thread,
+        stuck on half a message, sees end-of-file, marks the pool broken and exits."""
+        for p in self._processes():
+            with contextlib.suppress(Exception):  # already gone
+                p.kill()
+        writer = getattr(getattr(self._executor, "_result_queue", None), "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()
+
+    def _obituary(self) -> tuple[str, dict[str, Any]]:
+        """What killed a worker, from the exit codes the pool saw: (message, {"signal": number})."""
+        codes = self._exit_codes()
         codes.sort(key=lambda c: c == -signal.SIGTERM)  # the pool terminates the others after one dies
         if not codes:
-            return "a worker process died"
+            return "a worker process died", {}
         code = codes[0]
         if code > 0:
-            return f"a worker process exited with status {code}"
+            return f"a worker process exited with status {code}", {}
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
         why = {"SIGKILL": " (out of memory, or killed)", "SIGSEGV": " (a crash in the rule engine: please report it)",
                "SIGABRT": " (a crash in the rule engine: please report it)"}.get(name, "")
-        return f"a worker process was killed by {name}{why}"
+        return f"a worker process was killed by {name}{why}", {"signal": -code}
+
+    def _exit_codes(self) -> list[int]:
+        """The non-zero exit codes of the workers that have ended. The pool's thread may be reaping
+        them at this very moment (a code then reads None until it is done): wait for it, briefly."""
+        deadline = time.monotonic() + 2.0
+        while True:
+            ended = [p for p in self._processes() if multiprocessing.connection.wait([p.sentinel], timeout=0)]
+            codes = [p.exitcode for p in ended]
+            if None not in codes or time.monotonic() > deadline:
+                return [c for c in codes if c]
+            time.sleep(0.02)
 
     def _processes(self) -> list[Any]:
         return list((getattr(self._executor, "_processes", None) or {}).values())
 
     def close(self, *, abort: bool = False) -> None:
-        """Wait for the workers to finish (normal end), or stop them at once (``abort``)."""
-        if not abort:
-            self._executor.shutdown(wait=True)
-            return
-        processes = self._processes()
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for p in processes:  # what they were computing is no longer wanted
-            with contextlib.suppress(Exception):  # already gone: nothing to stop
-                p.kill()
-        for p in processes:
-            with contextlib.suppress(Exception):
-                p.join(5)
+        """Wait for the workers to finish (normal end), or drop the work not started (``abort``).
+
+        An abort does not kill the workers: one killed while it sends a result would leave the
+        pool's reader thread waiting forever (and the interpreter with it, at exit). Each finishes
+        the chunk in hand, at most a second or so, and exits.
+        """
+        self._executor.shutdown(wait=not abort, cancel_futures=abort)
 
     def __enter__(self) -> Pool:
         return self
@@ -156,8 +196,13 @@ def _stop_signals_blocked() -> Iterator[None]:
 
 
 def _init(book: Any, engine: str) -> None:
-    """Worker initializer: the rulebook and engine for every task, Ctrl-C left to the parent, malloc pinned."""
+    """Worker initializer: the rulebook and engine for every task, Ctrl-C left to the parent, malloc pinned.
+
+    SIGTERM gets its default action back (a forked worker inherits the parent's handler, and the
+    pool stops a worker with SIGTERM: it must die, not carry on).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _pin_malloc()

@@ -83,5 +83,11 @@ class WorkerCrashed(ImgpathError, RuntimeError):
     """A worker process of a cohort run died (killed, out of memory, or a crash in the C engine).
 
     The run stops rather than wait for answers that will never come; what had finished is kept
-    (``imgpath batch`` writes it to ``OUTPUT.partial``). The message names the signal when known.
+    (``imgpath batch`` writes it to ``OUTPUT.partial``). ``signal`` is the number of the signal
+    that killed the worker, when known (9 for SIGKILL, also what the out-of-memory killer sends).
     """
+
+    def __init__(self, problem: str, *, signal: int | None = None) -> None:
+        self.problem = problem
+        self.signal = signal
+        super().__init__(problem)
