@@ -6,6 +6,7 @@ a regression fails instead of stalling the suite.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import imgpath
 from imgpath.rulebook import Rulebook, load_rulebook
@@ -541,3 +544,110 @@ class TestSignals:
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "partial" in err
         kept = _ids(Path(f"{out}.partial"))
         assert kept and len(kept) == len(set(kept)) and not out.exists()
+
+
+# --------------------------------------------------------------------------- property: nothing lost
+
+_PROFILE = os.environ.get("IMGPATH_PROFILE", "ci" if os.environ.get("CI") else "dev")
+FILE_EXAMPLES = {"dev": 25, "ci": 40, "thorough": 1000}.get(_PROFILE, 25)  # each example runs two batches
+
+CSV_FAULTS = ("none", "none", "none", "extra-cell", "missing-cell", "bad-bytes", "huge-field", "duplicate-id",
+              "multi-line-cell")
+JSONL_FAULTS = ("none", "none", "none", "bad-bytes", "deep", "huge-number", "bad-json", "not-an-object",
+                "huge-field", "duplicate-id")
+
+
+def _cohort_file(data: st.DataObject, fmt: str) -> tuple[bytes, list[int]]:
+    """A cohort file with faults injected, and the physical line each of its rows starts on."""
+    n = data.draw(st.integers(1, 10), label="rows")
+    bom = data.draw(st.booleans(), label="bom")
+    out = bytearray(codecs.BOM_UTF8 if bom else b"")
+    starts: list[int] = []
+    line = 1
+    if fmt == "csv":
+        out += b"id,school.country,school.name,person.in_us\r\n"
+        line += 1
+    for i in range(n):
+        fault = data.draw(st.sampled_from(CSV_FAULTS if fmt == "csv" else JSONL_FAULTS), label="fault")
+        rid = f"r{data.draw(st.integers(0, i - 1))}" if fault == "duplicate-id" and i else f"r{i}"
+        country = data.draw(st.sampled_from(["IN", "US", "EG", "XX", ""]), label="country")
+        in_us = data.draw(st.sampled_from(["true", "false", "", "maybe"]), label="in_us")
+        name = "N" * 140_000 if fault == "huge-field" else ("two\nlines" if fault == "multi-line-cell" else "x")
+        if fmt == "csv":
+            cells = [rid, country, name, in_us]
+            if fault == "extra-cell":
+                cells.append("extra")
+            if fault == "missing-cell":
+                cells.pop()
+            text = io.StringIO()
+            csv.writer(text).writerow(cells)
+            raw = text.getvalue().encode()
+            if fault == "bad-bytes":
+                raw = raw.replace(b",x,", b",\xff\xfex,")
+        else:
+            school = {"name": name, **({"country": country} if country else {})}
+            doc: dict[str, Any] = {"id": rid, "school": school}
+            if in_us:
+                doc["person"] = {"in_us": {"true": True, "false": False}.get(in_us, in_us)}
+            raw = (json.dumps(doc) + "\n").encode()
+            if fault == "bad-bytes":
+                raw = raw.replace(b'"x"', b'"\xffx"')
+            elif fault == "deep":
+                raw = b"[" * 50_000 + b"]" * 50_000 + b"\n"
+            elif fault == "huge-number":
+                raw = raw.replace(b'"name"', b'"n": ' + b"9" * 5000 + b', "name"')
+            elif fault == "bad-json":
+                raw = raw[: len(raw) // 2] + b"\n"
+            elif fault == "not-an-object":
+                raw = b"[1, 2]\n"
+        starts.append(line)
+        out += raw
+        line += raw.count(b"\n")
+    return bytes(out), starts
+
+
+def _blank_lines(data: st.DataObject, content: bytes, starts: list[int]) -> tuple[bytes, list[int]]:
+    """Blank lines inserted before some rows; the rows' first lines move down accordingly."""
+    firsts = set(starts)
+    out: list[bytes] = []
+    moved = []
+    for number, text in enumerate(content.split(b"\n"), start=1):
+        if number in firsts:
+            out.extend([b""] * data.draw(st.integers(0, 2), label="blank lines"))
+            moved.append(len(out) + 1)
+        out.append(text)
+    return b"\n".join(out), moved
+
+
+@needs_fork
+@settings(max_examples=FILE_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                          HealthCheck.data_too_large])
+@given(data=st.data(), fmt=st.sampled_from(["csv", "jsonl"]))
+def test_every_row_is_written_or_reported(data: st.DataObject, fmt: str) -> None:
+    """Generated CSV and JSONL files with faults (cells too many or too few, bad bytes, huge fields,
+    blank lines, duplicate ids, a BOM, deep or huge JSON): rows in = rows out + rows in the error file,
+    each error at a row's first line, on 1 and 2 workers alike."""
+    import tempfile
+
+    from imgpath.cli import main
+
+    content, starts = _cohort_file(data, fmt)
+    content, starts = _blank_lines(data, content, starts)
+    seen = []
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / f"cohort.{fmt}"
+        source.write_bytes(content)
+        for workers in ("1", "2"):
+            out = Path(folder) / f"out{workers}.jsonl"
+            with contextlib.redirect_stderr(io.StringIO()):
+                code = main(["batch", str(source), "-o", str(out), "--workers", workers, *OUT_ARGS])
+            rows = _rows(out)
+            err_file = Path(f"{out}.errors.jsonl")
+            errors = [json.loads(x) for x in err_file.read_text().splitlines()] if err_file.exists() else []
+            assert len(rows) + len(errors) == len(starts), (rows, errors, starts)
+            lines = [e["line"] for e in errors]
+            assert len(set(lines)) == len(lines) and set(lines) <= set(starts)
+            assert len({r["id"] for r in rows}) == len(rows)
+            assert code == (2 if errors else 0)
+            seen.append(([r["id"] for r in rows], lines))
+    assert seen[0] == seen[1]
