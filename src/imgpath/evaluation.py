@@ -515,7 +515,7 @@ def evaluate_many(
     """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes.
 
     ``mp_context`` (``"spawn"``, ``"forkserver"``, ``"fork"`` or a context) chooses how workers
-    start, else ``multiprocessing.set_start_method``, else fork on Linux (imgpath.batch explains).
+    start, else ``multiprocessing.set_start_method``, else fork on Linux (docs: Batch a cohort).
     Raises :class:`~imgpath.WorkerCrashed` if a worker process dies.
     """
     if not workers or workers <= 1:
