@@ -20,7 +20,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,29 @@ AS_OF = dt.date(2026, 1, 15)
 HANG = 180  # seconds: far beyond any honest run of these scripts; reached only by a hang
 
 
-def python(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run a Python script in a fresh interpreter; a hang fails the test (TimeoutExpired)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], capture_output=True,
-                          text=True, cwd=cwd or ROOT, timeout=HANG, check=False)
+    return run_python([sys.executable, "-c", textwrap.dedent(script), *args])
+
+
+def run_python(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in its own process group; on a hang the whole group (workers too) is killed."""
+    with started(argv) as proc:
+        out, err = proc.communicate(timeout=HANG)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+@contextlib.contextmanager
+def started(argv: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """A process in a new process group, killed with everything it started when the block ends."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            start_new_session=True)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
 
 
 def cohort_rows(n: int) -> list[dict[str, str]]:
@@ -136,6 +155,41 @@ class TestStartMethods:
         """)
         assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
 
+    def test_a_module_another_thread_is_importing_at_fork_is_not_locked_in_the_workers(self) -> None:
+        """imgpath imports some modules on first use. Here another thread's first evaluation is inside
+        the import of imgpath._closures (slowed down) while evaluate_many forks: the workers, which
+        need that module too, must not wait forever on the import lock that thread held."""
+        proc = python("""
+            import datetime, importlib.abc, importlib.util, sys, threading, time
+            importing = threading.Event()
+
+            class Slow(importlib.abc.MetaPathFinder):
+                def find_spec(self, name, path, target=None):
+                    if name != "imgpath._closures":
+                        return None
+                    sys.meta_path.remove(self)
+                    spec = importlib.util.find_spec(name)
+                    run = spec.loader.exec_module
+                    def exec_module(module):
+                        importing.set()
+                        time.sleep(2)
+                        run(module)
+                    spec.loader.exec_module = exec_module
+                    return spec
+
+            sys.meta_path.insert(0, Slow())
+            import imgpath
+            D = datetime.date(2026, 1, 15)
+            threading.Thread(target=lambda: imgpath.evaluate({"school": {"country": "IN"}}, as_of=D),
+                             daemon=True).start()
+            importing.wait()
+            docs = [{"school": {"country": c}} for c in ["IN", "US"] * 5]
+            got = [e.verdict("img").value for e in imgpath.evaluate_many(docs, as_of=D, workers=2)]
+            assert got == ["yes", "no"] * 5, got
+            print("done")
+        """)
+        assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+
     def test_the_global_start_method_is_respected(self, tmp_path: Path) -> None:
         """multiprocessing.set_start_method("spawn") in the caller's script: the workers are spawned, never
         forked (the script has the main-module guard spawn needs)."""
@@ -162,7 +216,7 @@ class TestStartMethods:
             if __name__ == "__main__":
                 main()
         """))
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=HANG, check=False)
+        proc = run_python([sys.executable, str(script)])
         assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
 
     def test_an_explicit_mp_context_is_respected(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,17 +273,13 @@ class TestDeadWorker:
         already finished kept in OUTPUT.partial, no file posing as the complete output."""
         cohort = write_csv(tmp_path / "cohort.csv", cohort_rows(20_000))
         out = tmp_path / f"out{suffix}"
-        proc = subprocess.Popen([sys.executable, "-m", "imgpath", "batch", str(cohort), "-o", str(out),
-                                 "--workers", "2", "--as-of", "2026-11-25", "--no-progress"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        try:
+        with started([sys.executable, "-m", "imgpath", "batch", str(cohort), "-o", str(out), "--workers", "2",
+                      *OUT_ARGS]) as proc:
             workers = wait_for(lambda: len(children(proc.pid)) >= 2 and children(proc.pid), "two workers")
             wait_for(lambda: any(p.stat().st_size for p in tmp_path.iterdir() if p != cohort),
                      "the first finished rows on disk")
             os.kill(workers[0], signal.SIGKILL)
             _, err = proc.communicate(timeout=HANG)
-        finally:
-            proc.kill()
         assert proc.returncode == 1, err
         assert "Traceback" not in err and "worker" in err and "SIGKILL" in err
         assert not out.exists()
@@ -530,16 +580,12 @@ class TestSignals:
     def test_a_signal_keeps_the_finished_rows(self, tmp_path: Path, workers: str, sig: int, status: int) -> None:
         cohort = write_csv(tmp_path / "cohort.csv", cohort_rows(20_000))
         out = tmp_path / "out.csv"
-        proc = subprocess.Popen([sys.executable, "-m", "imgpath", "batch", str(cohort), "-o", str(out),
-                                 "--workers", workers, *OUT_ARGS], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
-        try:
+        with started([sys.executable, "-m", "imgpath", "batch", str(cohort), "-o", str(out), "--workers", workers,
+                      *OUT_ARGS]) as proc:
             wait_for(lambda: any(p.stat().st_size for p in tmp_path.iterdir() if p != cohort),
                      "the first finished rows on disk")
             os.killpg(proc.pid, sig)
             _, err = proc.communicate(timeout=HANG)
-        finally:
-            proc.kill()
         assert proc.returncode == status, err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "partial" in err
         kept = _ids(Path(f"{out}.partial"))

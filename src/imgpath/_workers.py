@@ -21,8 +21,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as _dt
+import importlib
 import multiprocessing
 import multiprocessing.connection
+import pkgutil
 import signal
 import sys
 import time
@@ -66,8 +68,10 @@ class Pool:
 
     def __init__(self, workers: int, book: Any, engine: str, *, mp_context: Any = None) -> None:
         self.workers = workers
-        self._executor = ProcessPoolExecutor(workers, mp_context=context(mp_context), initializer=_init,
-                                             initargs=(book, engine))
+        ctx = context(mp_context)
+        if ctx.get_start_method() == "fork":
+            _import_everything()
+        self._executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(book, engine))
 
     def imap(self, fn: Callable[[dict[str, Any], Any], Any], chunks: Iterable[Any], *,
              salvage: bool = False) -> Iterator[Any]:
@@ -179,6 +183,19 @@ class Pool:
 
 
 _END = object()
+_NOT_PRELOADED = ("__main__", "bench", "strategies")  # the command line, a tool, an optional dependency
+
+
+def _import_everything() -> None:
+    """Import every imgpath module before forking. A module another thread is importing at the
+    moment of the fork would stay locked forever in the child (the import system does not reset
+    its per-module locks), and imgpath imports some modules on first use; importing here waits
+    for such an import to finish instead."""
+    import imgpath
+
+    for info in pkgutil.iter_modules(imgpath.__path__):
+        if info.name not in _NOT_PRELOADED:
+            importlib.import_module(f"imgpath.{info.name}")
 
 
 @contextlib.contextmanager
