@@ -516,7 +516,7 @@ class TestOutputFiles:
         r = run("id,school.country\na,IN\nb,XX\n")
         assert r.out.stat().st_mode & 0o777 == 0o666 & ~mask == r.errors_path.stat().st_mode & 0o777
 
-    @pytest.mark.parametrize("where", ["missing-folder", "a-directory", "under-a-file"])
+    @pytest.mark.parametrize("where", ["missing-folder", "a-directory", "under-a-file", "unwritable-folder"])
     def test_a_bad_output_path_is_refused_before_any_work(self, run: RunBatch, tmp_path: Path, where: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
         import imgpath.evaluation
@@ -524,7 +524,8 @@ class TestOutputFiles:
         monkeypatch.setattr(imgpath.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated"))
         (tmp_path / "dir.jsonl").mkdir()
         (tmp_path / "file").write_text("")
-        out = {"missing-folder": "nowhere/out.jsonl", "a-directory": "dir.jsonl", "under-a-file": "file/out.jsonl"}
+        out = {"missing-folder": "nowhere/out.jsonl", "a-directory": "dir.jsonl", "under-a-file": "file/out.jsonl",
+               "unwritable-folder": "/proc/out.jsonl"}  # no file can be created in /proc, even by root
         r = run(self.GOOD, ".csv", out=out[where])
         assert r.code == 2 and "Traceback" not in r.stderr and str(r.out) in r.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "dir.jsonl", "file"]
