@@ -64,13 +64,14 @@ def test_rules_and_lint(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_batch_csv_jsonl_with_error_file(tmp_path: Path) -> None:
-    """batch reads CSV or JSONL, writes results, and puts invalid rows in an error file."""
+    """batch reads CSV or JSONL, writes results, and puts invalid rows in an error file (exit 2: some
+    rows were not evaluated; the valid ones are all written)."""
     cohort = tmp_path / "cohort.csv"
     cohort.write_text("id,school.country,exams,person.citizenship,interest.states\n"
                       "a,IN,[],IN;GB,TX\nb,US,,US,TX\nc,Atlantis,,,TX\n")
     out = tmp_path / "out.jsonl"
     code, _, err = run("batch", str(cohort), "-o", str(out), "--as-of", "2026-01-15")
-    assert code == 0, err
+    assert code == 2, err
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", "b"] and rows[0]["img"] == "yes" and rows[1]["img"] == "no"
     errors = (tmp_path / "out.jsonl.errors.jsonl").read_text()
@@ -79,7 +80,10 @@ def test_batch_csv_jsonl_with_error_file(tmp_path: Path) -> None:
     jsonl.write_text('{"id": "x", "school": {"country": "IN"}, "interest": {"states": ["TX"]}}\nnot json\n')
     out_csv = tmp_path / "out.csv"
     code, _, _ = run("batch", str(jsonl), "-o", str(out_csv), "--workers", "2")
-    assert code == 0 and out_csv.read_text().startswith("id,")
+    assert code == 2 and out_csv.read_text().startswith("id,")
+    jsonl.write_text('{"id": "x", "school": {"country": "IN"}, "interest": {"states": ["TX"]}}\n')
+    code, _, err = run("batch", str(jsonl), "-o", str(out_csv), "--workers", "2")
+    assert code == 0 and "not evaluated" not in err and not (tmp_path / "out.csv.errors.jsonl").exists()
 
 
 class TestErrors:
@@ -158,7 +162,7 @@ class TestOutputs:
         out = tmp_path / "out.csv"
         code, _, err = run("batch", str(ROOT / "examples" / "cohort.csv"), "-o", str(out),
                            "--conclusions", "img,match_eligible", "--no-progress")
-        assert code == 0, err
+        assert code == 2, err  # the example's row 'bad' went to the error file
         rows = list(csv.DictReader(out.open()))
         assert list(rows[0]) == ["id", "as_of", "season", "img", "match_eligible"]
         assert [(r["id"], r["img"]) for r in rows] == [("priya", "yes"), ("omar", "yes"), ("ana", "no")]

@@ -20,7 +20,8 @@ PACKAGE = Path(imgpath.__file__).resolve().parent
 #: Floors, lowest first. A module may import modules of strictly lower floors only.
 FLOORS: list[list[str]] = [
     ["errors", "_internal.version"],
-    ["expressions.values", "expressions.nodes", "_internal.cache", "_internal.dre", "_internal.views"],
+    ["expressions.values", "expressions.nodes", "_internal.cache", "_internal.dre", "_internal.views",
+     "_internal.forksafe"],
     ["expressions.parser", "expressions.semantics"],
     ["expressions"],
     ["facts"],
@@ -40,7 +41,8 @@ FLOORS: list[list[str]] = [
     ["plan_completions"],
     ["plan", "diff"],
     ["lint", "render"],
-    ["batch", "scenarios", "strategies"],
+    ["_output", "_workers", "scenarios", "strategies"],
+    ["batch"],
     ["frame", "bench"],
     ["cli"],
     ["__main__", "__init__"],

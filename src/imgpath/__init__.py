@@ -22,7 +22,7 @@ from ._internal.version import VERSION as __version__
 # the composition root: every layer is imported here, top ones last, so the presentation layers
 # (explain, plan, lint, render) have provided the functions lower objects offer (_internal.views)
 from .errors import (EngineError, ImgpathError, InvalidArguments, InvalidFacts, QueryError,
-                     RuleError, UnknownConclusion, UnknownRule)
+                     RuleError, UnknownConclusion, UnknownRule, WorkerCrashed)
 from .facts import Applicant, load_applicant
 from .rulebook import Confidence, Rulebook, load_rulebook, rulebook
 from .horizon import EvaluationWarning
@@ -51,6 +51,7 @@ __all__ = [
     "UnknownConclusion",
     "UnknownRule",
     "Verdict",
+    "WorkerCrashed",
     "__version__",
     "calendar",
     "diff",

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import orjson
 
 from . import expressions as ex
+from ._internal import forksafe
 from ._internal.dre import engine as _dre
 from .compiler import EngineAction, EngineProgram, Firing, encode
 from .compiler.closures import Frame
@@ -151,8 +150,7 @@ class RuleBase:
 
     def __init__(self, program: EngineProgram) -> None:
         self.program = program
-        self._lock = threading.Lock()
-        _live.add(self)
+        self._lock = forksafe.Lock(if_held_at_fork=self._poison)  # a session cut short by fork is abandoned
         self._sids = itertools.count(1)
         self._name = f"imgpath#{next(_names)}"
         try:
@@ -197,8 +195,7 @@ class RuleBase:
             return _Session(self, facts, fired).run()
 
 
-_live: weakref.WeakSet[RuleBase] = weakref.WeakSet()
-_create_lock = threading.Lock()
+_create_lock = forksafe.Lock()  # a forked child gets it back unlocked
 
 
 def rulebase(program: EngineProgram) -> RuleBase:
@@ -214,19 +211,6 @@ def rulebase(program: EngineProgram) -> RuleBase:
             if rb is None or rb.closed:
                 rb = program.runtime["rulebase"] = RuleBase(program)
     return rb  # type: ignore[no-any-return]
-
-
-def _after_fork_in_child() -> None:
-    """A lock another thread held at ``fork()`` stays held forever in the child (engine-notes §8):
-    give every lock of this module a fresh, free one."""
-    global _create_lock
-    _create_lock = threading.Lock()
-    for rb in list(_live):
-        rb._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Session:

@@ -9,7 +9,7 @@ path, a rule id and file) and a message that says how.
 from __future__ import annotations
 
 __all__ = ["EngineError", "ImgpathError", "InvalidArguments", "InvalidFacts", "QueryError", "RuleError",
-           "UnknownConclusion", "UnknownRule"]
+           "UnknownConclusion", "UnknownRule", "WorkerCrashed"]
 
 
 class ImgpathError(Exception):
@@ -147,3 +147,17 @@ class EngineError(ImgpathError, RuntimeError):
         self.rule_id = rule_id
         where = f"rule {rule_id}: " if rule_id else ""
         super().__init__(f"{where}{problem}")
+
+
+class WorkerCrashed(ImgpathError, RuntimeError):
+    """A worker process of a cohort run died (killed, out of memory, or a crash in the C engine).
+
+    The run stops rather than wait for answers that will never come; what had finished is kept
+    (``imgpath batch`` writes it to ``OUTPUT.partial``). ``signal`` is the number of the signal
+    that killed the worker, when known (9 for SIGKILL, also what the out-of-memory killer sends).
+    """
+
+    def __init__(self, problem: str, *, signal: int | None = None) -> None:
+        self.problem = problem
+        self.signal = signal
+        super().__init__(problem)
