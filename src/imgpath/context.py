@@ -27,7 +27,7 @@ from . import expressions as ex
 from .facts import Applicant, H1bPetition, fields_by_key, section_classes
 from .rulebook import Rulebook, Table
 
-__all__ = ["Context", "known_at", "match_day", "season_for"]
+__all__ = ["Context", "known_at", "match_day", "season_for", "table_at"]
 
 #: The entry field that dates each list entry; entries dated after as_of are not yet known.
 _ANCHORS = {"Exam": "date", "License": "issued", "Training": "start", "Practice": "start"}
@@ -63,6 +63,26 @@ def _truncate(obj: Any, as_of: _dt.date) -> Any:
     if type(obj).__name__ == "Training" and changes.get("end", 1) is None and obj.completed:
         changes["completed"] = False  # not completed yet at as_of
     return attrs.evolve(obj, **changes) if changes else obj
+
+
+def table_at(book: Rulebook, name: str, day: _dt.date) -> Table:
+    """``book.tables[name].at(day)``, kept on the rulebook (a bounded cache: a few thousand dates)."""
+    cache = book.derived.get("tables_at")
+    if cache is None:
+        cache = book.derived["tables_at"] = {}
+    key = (name, day)
+    out = cache.get(key)
+    if out is None:
+        table = book.tables[name]
+        plain = cache.get(name)  # whether the table has dated cells, looked at once
+        if plain is None:
+            plain = cache[name] = not table.dated
+        if plain:
+            return table
+        if len(cache) > 4096:
+            cache.clear()
+        out = cache[key] = table.at(day)
+    return out  # type: ignore[no-any-return]
 
 
 def _third_friday_of_march(year: int) -> _dt.date:
@@ -114,10 +134,14 @@ class Context:
         self._tables: dict[str, Table] = {}
 
     def table(self, name: str) -> Table:
-        """A table as it reads on ``as_of`` (dated cells resolved: :meth:`Table.at`)."""
+        """A table as it reads on ``as_of`` (dated cells resolved: :meth:`Table.at`).
+
+        Resolved tables are kept on the rulebook per table and date, so evaluations on one date
+        share one object (the driver keeps what it derives from a table with it).
+        """
         table = self._tables.get(name)
         if table is None:
-            table = self._tables[name] = self.book.tables[name].at(self.as_of)
+            table = self._tables[name] = table_at(self.book, name, self.as_of)
         return table
 
     def original_indices(self, section: str) -> list[int]:
