@@ -32,6 +32,7 @@ from typing import Any
 
 from .compiler import Firing, program
 from .context import Context
+from .engine import COHORT, evaluate_codes
 from .errors import InvalidFacts
 from .evaluation import Evaluation, as_applicant, evaluate
 from .facts import Applicant, bounded_repr, field_meta, fields_by_key, section_classes
@@ -211,6 +212,12 @@ def _work(item: tuple[Any, _dt.date | None]) -> tuple[str, Any]:
     return "ok", [(f.rule_id, f.mode, f.conclusion, f.args, f.value, f.row) for f in ev.firings]
 
 
+def _work_codes(chunk: list[tuple[Any, _dt.date | None]]) -> list[tuple[str, Any, Any]]:
+    """A chunk of the durable engine's work: documents validated here once, evaluated in cohorts,
+    firings sent back as integer codes (see :func:`imgpath.engine.evaluate_codes`)."""
+    return evaluate_codes(_worker_state["book"], chunk, cohort=COHORT)
+
+
 def _work_row(item: tuple[Any, _dt.date | None, Any]) -> tuple[str, Any]:
     doc, as_of, conclusions = item
     try:
@@ -246,8 +253,19 @@ def evaluate_many(
 
 def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, workers: int, rulebook: Any,
                       engine: str, chunksize: int = 256) -> Iterator[Any]:
-    """Evaluate in ``workers`` processes; evaluations come back in input order."""
+    """Evaluate in ``workers`` processes; evaluations come back in input order.
+
+    With the durable engine, each worker validates its documents (once: the parent does not),
+    evaluates them in cohorts and sends back firing codes; each :class:`Evaluation` is built
+    lazily, when a question is asked of it. A document that fails validation raises
+    :class:`~imgpath.InvalidFacts` when its turn comes (the evaluations before it have been
+    yielded).
+    """
     book = rulebook or default_rulebook()
+    if engine == "durable":
+        yield from _parallel_codes(applicants, as_of=as_of, workers=workers, rulebook=rulebook, book=book,
+                                   chunksize=chunksize)
+        return
     items = list(applicants)
     docs = [as_applicant(a) for a in items]  # every document is checked before any is evaluated
     # a mapping travels as itself (pickling a dict costs a tenth of pickling the Applicant); the
@@ -261,6 +279,25 @@ def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, work
             when = as_of or doc.as_of or _dt.date.today()
             firings = [Firing(*f) for f in payload]
             yield Evaluation(program(book, when), Context(book, doc, when), firings, engine)
+
+
+def _parallel_codes(applicants: Iterable[Any], *, as_of: _dt.date | None, workers: int, rulebook: Any, book: Any,
+                    chunksize: int) -> Iterator[Evaluation]:
+    items = list(applicants)
+    # a plain dict travels as itself (pickling an Applicant costs ~20x more) and is validated by the worker
+    sent = [(a if type(a) is dict or isinstance(a, Applicant) else as_applicant(a), as_of) for a in items]
+    size = max(1, min(chunksize, len(sent) // (workers * 4) or 1))
+    chunks = [sent[i:i + size] for i in range(0, len(sent), size)]
+    with _pool(workers, rulebook, "durable") as pool:
+        done = 0
+        for results in pool.imap(_work_codes, chunks):
+            for status, payload, codes in results:
+                doc = sent[done][0]
+                done += 1
+                if status != "ok":
+                    path, problem, file = payload
+                    raise InvalidFacts(path, problem, file=file)
+                yield Evaluation.from_codes(book, doc, payload, codes)
 
 
 def run_batch(ns: Any) -> int:
