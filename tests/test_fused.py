@@ -114,25 +114,38 @@ def test_generator_compiles_every_node_kind() -> None:
 
 
 def test_generated_source_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The source is written to the private cache, keyed by the program; a second build compiles it
-    without generating; a corrupted entry is regenerated, never trusted."""
+    """The source and its compiled code are written to the private cache, keyed by the program; a
+    second build runs them without generating; a corrupted entry is regenerated, never trusted."""
     monkeypatch.setenv("IMGPATH_CACHE_DIR", str(tmp_path / "cache"))
     book = load_rulebook(rules_dir())
     first = fused(program(book, AS_OF))
-    entries = list((tmp_path / "cache").glob("atoms-*.bin"))
-    assert len(entries) == 1 and first.source is not None
+    assert first.source is not None
+    sources = [e for e in (tmp_path / "cache").glob("atoms-*.bin") if not e.name.startswith("atoms-code-")]
+    codes = sorted((tmp_path / "cache").glob("atoms-code-*.bin"))
+    assert len(sources) == 1 and len(codes) == 1
 
     def refuse(spec: Any) -> str:
         raise AssertionError("generated again although the cache holds the source")
 
-    monkeypatch.setattr(codegen, "generate", refuse)
-    again = fused(program(load_rulebook(rules_dir()), AS_OF))
-    assert again.source == first.source
-    entries[0].write_bytes(entries[0].read_bytes()[:-40] + b"# planted\n" * 4)
-    monkeypatch.undo()
-    monkeypatch.setenv("IMGPATH_CACHE_DIR", str(tmp_path / "cache"))
-    rebuilt = fused(program(load_rulebook(rules_dir()), AS_OF))
-    assert rebuilt.source == first.source  # the corrupted entry was rebuilt from the rules
+    with monkeypatch.context() as m:
+        m.setattr(codegen, "generate", refuse)
+        again = fused(program(load_rulebook(rules_dir()), AS_OF))
+        assert again.source == first.source
+    for entry in (codes[0], sources[0]):
+        entry.write_bytes(entry.read_bytes()[:-40] + b"# planted\n" * 4)
+        calls = {"n": 0}
+        real = codegen.generate
+
+        def counting(spec: Any) -> str:
+            calls["n"] += 1
+            return real(spec)
+
+        with monkeypatch.context() as m:
+            m.setattr(codegen, "generate", counting)
+            rebuilt = fused(program(load_rulebook(rules_dir()), AS_OF))
+        assert calls["n"] == 1 and rebuilt.source == first.source  # rebuilt from the rules
+        ctx = Context(book, imgpath.Applicant.from_dict(DOC), AS_OF)
+        assert _plain(rebuilt.compute(ctx, _rows(rebuilt, ctx))) == _plain(first.compute(ctx, _rows(first, ctx)))
 
 
 def test_generation_failure_falls_back_to_the_closures(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -198,33 +198,34 @@ def _sig(test: Any) -> str:
     return json.dumps(test, sort_keys=True)
 
 
+def _tkey(test: Any) -> tuple[Any, ...]:
+    """A test as a hashable key: ``(property, "==", value)`` for an equality with a constant
+    (such tests on one property are mutually exclusive), else ``(signature, "other")``."""
+    if isinstance(test, dict) and len(test) == 1:
+        (k, v), = test.items()
+        if not k.startswith("$") and not isinstance(v, (dict, list)):
+            return (k, "==", v, type(v).__name__)
+    return (_sig(test), "other")
+
+
 def order_tests(definitions: dict[str, Any], types: set[str]) -> None:
     """Order the alpha tests of every pattern on ``types`` by how many patterns use each test
     (most first), so patterns share the longest prefixes; correlations stay last. In place."""
-    freq: dict[tuple[str, str], int] = defaultdict(int)
+    freq: dict[tuple[str, tuple[Any, ...]], int] = defaultdict(int)
     for definition in definitions.values():
         for pattern in definition["all"]:
             typ, tests = _first_test(pattern)
             if typ is not None and typ.split("#")[0] in types:
                 for t in _split(tests[1:])[0]:
-                    freq[(typ, _sig(t))] += 1
+                    freq[(typ, _tkey(t))] += 1
     for definition in definitions.values():
         for pattern in definition["all"]:
             typ, tests = _first_test(pattern)
             if typ is None or typ.split("#")[0] not in types:
                 continue
             plain, joins = _split(tests[1:])
-            plain.sort(key=lambda t: (-freq[(typ, _sig(t))], _sig(t)))
+            plain.sort(key=lambda t: (-freq[(typ, _tkey(t))], repr(_tkey(t))))
             tests[1:] = [*plain, *joins]
-
-
-def _exclusive_key(test: Any) -> str | None:
-    """Tests of one property against different constants never match together: their group."""
-    if isinstance(test, dict) and len(test) == 1:
-        (k, v), = test.items()
-        if not k.startswith("$") and not isinstance(v, (dict, list)):
-            return k
-    return None
 
 
 def stack_depth(chains: list[list[Any]]) -> int:
@@ -235,27 +236,40 @@ def stack_depth(chains: list[list[Any]]) -> int:
     children that may match together, the stack grows by ``k``, and the child processed first
     sits above the ``k - 1`` others: ``depth(n) = max(k, k - 1 + max depth(child))``.
     """
-    trie: dict[str, Any] = {}
+    trie: dict[Any, Any] = {}
     for chain in chains:
-        node = trie
-        for test in chain:
-            node = node.setdefault(_sig(test), {})
+        _insert(trie, [_tkey(t) for t in chain])
     return _depth(trie)
 
 
-def _depth(node: dict[str, Any]) -> int:
+def _insert(trie: dict[Any, Any], keys: list[tuple[Any, ...]]) -> list[tuple[dict[Any, Any], Any]]:
+    """Add a chain of test keys; the (parent, key) pairs it created, to undo it."""
+    created = []
+    node = trie
+    for k in keys:
+        child = node.get(k)
+        if child is None:
+            child = node[k] = {}
+            created.append((node, k))
+        node = child
+    return created
+
+
+def _depth(node: dict[Any, Any]) -> int:
     if not node:
         return 0
-    groups: set[str] = set()
+    groups: set[Any] = set()
     others = 0
-    for sig in node:
-        key = _exclusive_key(json.loads(sig))
-        if key is None:
-            others += 1
+    deepest = 0
+    for key, child in node.items():
+        if key[1] == "==":
+            groups.add(key[0])
         else:
-            groups.add(key)
+            others += 1
+        if child:
+            deepest = max(deepest, _depth(child))
     k = len(groups) + others
-    return max(k, k - 1 + max(_depth(child) for child in node.values()))
+    return max(k, k - 1 + deepest)
 
 
 def shard_by_stack(definitions: dict[str, Any], types: set[str], limit: int = MAX_STACK,
@@ -274,21 +288,28 @@ def shard_by_stack(definitions: dict[str, Any], types: set[str], limit: int = MA
         every = list(by_sig.values())
         if stack_depth(every) <= limit and len(_props(every)) <= width:
             continue
-        groups: list[tuple[list[list[Any]], set[str]]] = []
+        groups: list[tuple[dict[Any, Any], set[str]]] = []
         assignment: dict[str, str] = {}
         for sig, chain in sorted(by_sig.items()):
             props = _props([chain])
+            keys = [_tkey(t) for t in chain]
             if stack_depth([chain]) > limit or len(props) > width:
                 raise ValueError(f"one pattern on {typ} alone needs more than {limit} alpha stack entries "
                                  f"or {width} properties")
-            for i, (group, used) in enumerate(groups):
-                if len(used | props) <= width and stack_depth([*group, chain]) <= limit:
-                    group.append(chain)
+            for i, (trie, used) in enumerate(groups):
+                if len(used | props) > width:
+                    continue
+                created = _insert(trie, keys)
+                if _depth(trie) <= limit:
                     used |= props
                     assignment[sig] = f"{typ}#{i}"
                     break
+                for parent, k in reversed(created):  # undo: it does not fit this copy
+                    del parent[k]
             else:
-                groups.append(([chain], set(props)))
+                trie = {}
+                _insert(trie, keys)
+                groups.append((trie, set(props)))
                 assignment[sig] = f"{typ}#{len(groups) - 1}"
         for definition in definitions.values():
             for pattern in definition["all"]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable, Mapping
+from types import CodeType
 from typing import Any
 
 import attrs
@@ -116,10 +117,15 @@ def _fact_classes() -> dict[str, type]:
 _CLASSES = _fact_classes()
 
 
-def load(source: str, filename: str = "<imgpath atoms>") -> Callable[..., Any]:
-    """Compile generated source and return its ``compute`` function."""
+def load(source: str | CodeType, filename: str = "<imgpath atoms>") -> Callable[..., Any]:
+    """Run generated source (or its compiled code) and return its ``compute`` function.
+
+    Only code this module generated runs here: freshly generated, or read back from imgpath's
+    private cache, which refuses files it did not write (owner, permissions, checksum).
+    """
     ns = namespace()
-    exec(compile(source, filename, "exec"), ns)  # noqa: S102 - source generated here (or read back from the private cache)
+    code = source if isinstance(source, CodeType) else compile(source, filename, "exec")
+    exec(code, ns)  # noqa: S102 - generated here, see above
     return ns["compute"]  # type: ignore[no-any-return]
 
 

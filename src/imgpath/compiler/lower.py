@@ -435,7 +435,10 @@ class _Lowerer:
                 key = (atom.var, _render(node))
                 if key not in index:
                     index[key] = len(conditions)
-                    conditions.append((node, compile_truth(node, row_var=atom.var)))
+                    # the fused form computes atoms with generated code: its closures (the fallback,
+                    # and what names a condition that cannot be computed) are compiled on first use
+                    truth = _LazyTruth(node, atom.var) if self.fused else compile_truth(node, row_var=atom.var)
+                    conditions.append((node, truth))
                 ids.append(index[key])
             atoms.append(attrs.evolve(atom, conditions=tuple(ids)))
         return tuple(atoms), tuple(conditions)
@@ -691,6 +694,22 @@ def _computable(node: ex.Node) -> bool:
 
 
 _MISSING = object()
+
+
+class _LazyTruth:
+    """A condition's closure (:func:`~.closures.compile_truth`), compiled when first called."""
+
+    __slots__ = ("node", "row_var", "fn")
+
+    def __init__(self, node: ex.Node, row_var: str | None) -> None:
+        self.node = node
+        self.row_var = row_var
+        self.fn: Any = None
+
+    def __call__(self, frame: Any) -> ex.K:
+        if self.fn is None:
+            self.fn = compile_truth(self.node, row_var=self.row_var)
+        return self.fn(frame)  # type: ignore[no-any-return]
 
 
 def _normalise_refs(refs: list[RefLit]) -> list[RefLit]:
