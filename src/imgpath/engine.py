@@ -422,8 +422,8 @@ def run_many(program: EngineProgram, contexts: Iterable[Context]) -> Iterable[li
 #: delete; past a few dozen applicants the joins grow): 16-32 measured best.
 COHORT = 24
 
-_FIRST_P = re.compile(r'\{"p":(\d+)')
-_ROW_SLOT = re.compile(r'"row":\{"p":\d+,"k":(\d+)')
+#: an action's rule name, and the applicant (and row slot) of its first fact
+_HEAD = re.compile(r'\{"([^"]+)":\{"[^"]+":\{(?:"p":(\d+)(?:,"k":(\d+))?)?')
 _ANY = object()
 
 
@@ -818,27 +818,29 @@ class _Live:
             code, _ = _dre.assert_fact(self.handle, body + f',"_n":{next(self.nonce)}' + tail)
 
     def _act(self, msgs: str) -> None:
-        end = msgs.index('"', 2)
-        name = msgs[2:end]
-        self.current_rule = name
-        if name == "$begin":
-            return
-        fp = self.fp
-        number = fp.rule_action.get(name)
-        if number is None:
-            raise EngineError(f"the engine fired an unknown rule {name!r}")
-        found = _FIRST_P.search(msgs, end)
+        # '{"rule#T0":{"row":{"p":3,"k":12,...},...}}': every fact starts with its applicant (and a
+        # row fact with its slot), and a rule's first pattern is its row when it has one
+        found = _HEAD.match(msgs)
         if found is None:
+            raise EngineError(f"the engine returned an action it did not describe: {msgs[:80]!r}")
+        name = found.group(1)
+        self.current_rule = name
+        rule = self.fp.rule_code.get(name)
+        if rule is None:
+            if name == "$begin":
+                return
+            raise EngineError(f"the engine fired an unknown rule {name!r}")
+        code, has_row = rule
+        if found.group(2) is None:
             raise EngineError(f"the engine fired {name!r} without an applicant")
-        i = int(found.group(1)) - self.base
+        i = int(found.group(2)) - self.base
         if not 0 <= i < len(self.codes):
             raise EngineError(f"the engine fired {name!r} for an applicant of an earlier evaluation")
-        code = number * fp.stride
-        if name in fp.row_table:
-            slot = _ROW_SLOT.search(msgs, end)
+        if has_row:
+            slot = found.group(3)
             if slot is None:
                 raise EngineError(f"the engine fired {name!r} without its row")
-            code += int(slot.group(1))
+            code += int(slot)
         self.codes[i].append(code)
         text = self.versions[i].info(code)[1]
         if text is not None:

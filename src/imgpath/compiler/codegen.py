@@ -49,7 +49,7 @@ from .closures import apply_func
 __all__ = ["CODEGEN_VERSION", "CodegenError", "Spec", "generate", "load", "namespace"]
 
 #: Bumped whenever the generated code changes shape: part of the on-disk cache key.
-CODEGEN_VERSION = 5
+CODEGEN_VERSION = 6
 
 
 class CodegenError(Exception):
@@ -541,6 +541,15 @@ class _Gen:
         obj = scope.use(local)
         if not node.path:
             return obj
+        if len(node.path) == 1:  # one plain step (the usual e.exam): inline, as the helper would do
+            fields = fields_by_key(cls)
+            fld = fields.get(node.path[0])
+            if fld is not None:
+                meta = fld.metadata["imgpath"]
+                if meta["absent"] in ("none", "unknown") and meta["kind"] != "note":
+                    absent = "_N" if meta["absent"] == "none" else "_U"
+                    v = self.fresh("_v")
+                    return f"(_U if {obj} is None else ({absent} if ({v} := {obj}.{fld.name}) is None else {v}))"
         return f"{self.path_helper(cls, node.path, scope.style)}({obj}, {scope.use('ctx')})"
 
     def path_helper(self, cls: type, path: tuple[str, ...], style: str) -> str:

@@ -48,6 +48,7 @@ class FusedProgram:
     actions: tuple[EngineAction, ...]  # by action number
     rule_action: Mapping[str, int]  # engine rule name -> action number
     row_table: Mapping[str, str]  # engine rule name -> its rule's table (rules with a row)
+    rule_code: Mapping[str, tuple[int, bool]]  # engine rule name -> (action number * stride, reads a row)
     action_table: tuple[str | None, ...]  # by action number: the rule's 'for' table, if any
     stride: int
     slots: Mapping[str, Mapping[Any, int]]  # table -> row key -> slot (position + 1)
@@ -156,6 +157,7 @@ def _build(program: Program, generated: bool) -> FusedProgram:
                               for rt in layout.row_types.get(t, (f"r:{t}",)))
     return FusedProgram(
         engine=engine, actions=actions, rule_action=rule_action, row_table=row_table, action_table=action_table,
+        rule_code={name: (number * stride, name in row_table) for name, number in rule_action.items()},
         stride=stride, slots=slots, keys=keys, row_cols=cols, compute=compute, source=source,
         ctx_copies=tuple((k, prefix + props, pick) for k, prefix, props, pick in ctx_copies),
         row_copies={t: tuple((prefix + props, pick) for prefix, props, pick in copies)
