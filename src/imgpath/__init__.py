@@ -15,7 +15,7 @@ guess.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._internal.version import VERSION as __version__
 
@@ -32,6 +32,10 @@ from .evaluation import Conclusion, Evaluation, Verdict, evaluate
 from .diff import Diff, diff  # a lazily imported submodule named diff would shadow the function
 
 _views.provide_later("imgpath.explain", "imgpath.plan", "imgpath.lint", "imgpath.render")
+
+if TYPE_CHECKING:  # imported on first use (__getattr__ below); named here for type checkers and the docs
+    from .batch import evaluate_many
+    from .plan import calendar
 
 rulebook.cache_clear()  # importlib.reload(imgpath) after editing rules/ loads them again (Jupyter)
 
