@@ -318,18 +318,25 @@ def test_worker_codes_build_the_same_evaluation_lazily() -> None:
         assert lazy.to_dict() == full.to_dict()
 
 
-def test_evaluate_many_with_workers_matches_single_evaluations() -> None:
-    docs = [DOC, {"school": {"country": "US"}}, {"school": {"country": "CA"}, "exams": []}] * 5
-    single = [e.to_dict() for e in imgpath.evaluate_many(docs, as_of=AS_OF)]
-    two = [e.to_dict() for e in imgpath.evaluate_many(docs, as_of=AS_OF, workers=2)]
-    assert single == two
+def test_evaluate_many_matches_single_evaluations() -> None:
+    """In this process (cohorts, lazy evaluations) and with two workers (codes sent back): the
+    evaluations of one call to evaluate() each."""
+    docs = [DOC, {"school": {"country": "US"}}, {"school": {"country": "CA"}, "exams": []}] * 10
+    alone = [imgpath.evaluate(d, as_of=AS_OF).to_dict() for d in docs]
+    assert [e.to_dict() for e in imgpath.evaluate_many(docs, as_of=AS_OF)] == alone
+    assert [e.to_dict() for e in imgpath.evaluate_many(docs, as_of=AS_OF, workers=2)] == alone
 
 
-def test_a_bad_document_in_a_parallel_batch_names_its_field() -> None:
-    docs = [DOC, {"school": {"country": "XX"}}]
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_document_in_a_batch_names_its_field(workers: int) -> None:
+    """The evaluations before a bad document are yielded; the bad one raises, naming its field."""
+    docs = [DOC, DOC, {"school": {"country": "XX"}}, DOC]
+    got = []
     with pytest.raises(InvalidFacts) as info:
-        list(imgpath.evaluate_many(docs, as_of=AS_OF, workers=2))
+        for ev in imgpath.evaluate_many(docs, as_of=AS_OF, workers=workers):
+            got.append(ev.verdict("img"))
     assert info.value.path == "school.country"
+    assert got == [imgpath.Verdict.YES, imgpath.Verdict.YES]
 
 
 # --------------------------------------------------------------------------- collisions and errors

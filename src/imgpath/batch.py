@@ -242,8 +242,17 @@ def evaluate_many(
     engine: str = "durable",
     chunksize: int = 256,
 ) -> Iterator[Evaluation]:
-    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes."""
+    """Evaluate many applicants, in order; ``workers`` > 1 uses that many processes.
+
+    With the durable engine, applicants are evaluated in cohorts sharing a session, and each
+    :class:`Evaluation` is built lazily, when a question is asked of it.
+    """
+    if as_of is not None and (not isinstance(as_of, _dt.date) or isinstance(as_of, _dt.datetime)):
+        raise InvalidFacts("as_of", f"expected a datetime.date, got {bounded_repr(as_of)}")
     if not workers or workers <= 1:
+        if engine == "durable":
+            yield from _serial_codes(applicants, as_of, rulebook or default_rulebook())
+            return
         for a in applicants:
             yield evaluate(a, as_of=as_of, rulebook=rulebook, engine=engine)
         return
@@ -279,6 +288,29 @@ def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, work
             when = as_of or doc.as_of or _dt.date.today()
             firings = [Firing(*f) for f in payload]
             yield Evaluation(program(book, when), Context(book, doc, when), firings, engine)
+
+
+def _serial_codes(applicants: Iterable[Any], as_of: _dt.date | None, book: Rulebook) -> Iterator[Evaluation]:
+    """In this process: applicants validated one by one (a bad one raises when its turn comes),
+    evaluated a cohort at a time, evaluations built lazily."""
+    chunk: list[Applicant] = []
+
+    def flush() -> Iterator[Evaluation]:
+        results = evaluate_codes(book, [(app, as_of) for app in chunk], cohort=COHORT)
+        for app, (_, when, codes) in zip(chunk, results, strict=True):
+            yield Evaluation.from_codes(book, app, when, codes)
+        chunk.clear()
+
+    for a in applicants:
+        try:
+            app = as_applicant(a)
+        except InvalidFacts:
+            yield from flush()
+            raise
+        chunk.append(app)
+        if len(chunk) == COHORT:
+            yield from flush()
+    yield from flush()
 
 
 def _parallel_codes(applicants: Iterable[Any], *, as_of: _dt.date | None, workers: int, rulebook: Any, book: Any,

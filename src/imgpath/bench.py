@@ -311,11 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = p.parse_args(argv)
     quick = ns.quick
     rounds = ns.rounds or (3 if quick else 5)
-    n_drawn = 60 if quick else 2000
-    n_all = 8 if quick else 300
-    batch_size = 400 if quick else 10_000
+    n_drawn = 100 if quick else 2000
+    n_all = 12 if quick else 300
+    batch_size = 1000 if quick else 10_000
     big_batch = None if quick else 100_000
-    rss_evals = 3000 if quick else 1_000_000
+    rss_evals = 5000 if quick else 1_000_000
     book = rulebook()
     results: dict[str, Any] = {"quick": quick, "rounds": rounds,
                                "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
