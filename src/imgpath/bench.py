@@ -307,15 +307,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m imgpath.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small counts (about a minute)")
     p.add_argument("--rounds", type=int, default=None, help="rounds per figure (default 3 quick, 5 full)")
+    p.add_argument("--batch", type=int, default=None, help="applicants per batch (default 1,000 quick, 10,000 and 100,000 full)")
+    p.add_argument("--memory", type=int, default=None, help="evaluations for the memory figure (default 5,000 quick, 1,000,000 full)")
     p.add_argument("--json", default="bench-results.json", help="where to write the figures")
     ns = p.parse_args(argv)
     quick = ns.quick
     rounds = ns.rounds or (3 if quick else 5)
     n_drawn = 100 if quick else 2000
     n_all = 12 if quick else 300
-    batch_size = 1000 if quick else 10_000
-    big_batch = None if quick else 100_000
-    rss_evals = 5000 if quick else 1_000_000
+    batch_size = ns.batch or (1000 if quick else 10_000)
+    big_batch = None if quick or ns.batch else 100_000
+    rss_evals = ns.memory or (5000 if quick else 1_000_000)
     book = rulebook()
     results: dict[str, Any] = {"quick": quick, "rounds": rounds,
                                "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},

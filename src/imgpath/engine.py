@@ -449,6 +449,8 @@ class _Version:
         self.ctx_insts = [self._inst(layout.levels[i], None) for i in layout.ctx_levels()]
         self.row_insts = {t: {k: [self._inst(layout.levels[i], k) for i in layout.row_levels(t)] for k in keys}
                           for t, keys in fp.keys.items() if layout.row_levels(t)}
+        #: the level keys some property reads (a leaf firing raises only these)
+        self.read_insts = {*self.ctx_insts, *(i for rows in self.row_insts.values() for r in rows.values() for i in r)}
 
     @staticmethod
     def _inst(level: Any, key: Any) -> tuple[Any, ...]:
@@ -505,9 +507,10 @@ class _Version:
         sets = [i for i, values in self.sets.get(action.conclusion, ()) if firing.value in values]
         if action.conclusion in self.leaf_only:
             args = tuple(sorted(firing.args))
-            keys = ((action.conclusion, args, firing.value), (action.conclusion, args, _ANY),
-                    *((action.conclusion, args, ("set", i)) for i in sets))
-            return firing, None, keys, level
+            keys = tuple(k for k in ((action.conclusion, args, firing.value), (action.conclusion, args, _ANY),
+                                     *((action.conclusion, args, ("set", i)) for i in sets))
+                         if k in self.read_insts)
+            return firing, None, keys or None, level
         for i in sets:  # "value in [...]" tests read a membership property
             fact[f"s{i}"] = 1
         text = None
