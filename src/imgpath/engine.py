@@ -1,15 +1,25 @@
-"""The durable-rules driver: a lowered :class:`~imgpath.compiler.EngineProgram` run on the C Rete engine.
+"""The durable-rules driver: a lowered program run on the C Rete engine.
 
 It talks to ``durable_rules_engine`` directly (engine-notes §7): no
-``durable.lang`` registry, no ``engine.Host`` background threads. One
+``durable.lang`` registry, no ``engine.Host`` background threads. A
 :class:`RuleBase` owns one compiled ruleset; it can be closed and re-created
-any number of times in a process. Each evaluation gets a fresh session that
-is deleted in ``finally``; a sentinel rule guarantees the session starts an
-action, a catch-all join keeps unmatched facts from being "not handled",
-strata are released in order through gate facts, and every action is
-recorded. Errors surface as :class:`~imgpath.EngineError` naming the rule;
-the engine stays usable. A fact the engine wrongly reports as already seen
-(its identity is a 32-bit hash) is re-asserted with a nonce, never dropped.
+any number of times in a process. A sentinel rule guarantees every session
+starts an action, a catch-all join keeps unmatched facts from being "not
+handled", strata are released in order, and every firing is recorded. Errors
+surface as :class:`~imgpath.EngineError` naming the rule; the engine stays
+usable. A fact the engine wrongly reports as already seen (its identity is a
+32-bit hash) is re-asserted with a nonce, never dropped.
+
+Two forms run here. :class:`FusedRuleBase` (what ``evaluate`` uses) runs a
+:class:`~imgpath.compiler.fused.FusedProgram`: an applicant's facts are a
+few wide facts written from prebuilt format strings, every fact carries its
+applicant ``p`` so a session holds up to :data:`SESSION_APPLICANTS`
+applicants (one evaluation at a time or a cohort at once), and firings are
+integer codes turned into :class:`Firing` records prepared once per program
+and table version; :func:`evaluate_codes` is what a batch worker runs.
+:class:`RuleBase` runs the previous release's form (one small fact per atom,
+a fresh session per evaluation deleted in ``finally``), kept selectable as
+``engine="durable-classic"`` so the benchmark measures both in one run.
 """
 
 from __future__ import annotations
