@@ -245,6 +245,29 @@ def _rule(rid: str, when: list[str], conclusion: str) -> str:
             'sources = ["ecfmg-ib-certification"]\nconfidence = "primary"\ndigest = ["R1.1"]\n\n')
 
 
+def test_rows_read_under_different_names_are_generated(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rules ranging over one table under different names share its row values; what a row's
+    condition computes without the row is computed once per applicant, for both."""
+    monkeypatch.setenv("IMGPATH_CACHE_DIR", "off")
+    text = "".join(
+        f'[[rule]]\nid = "zz.rows.{var}"\ntitle = "t"\nfor = {{ {var} = "states" }}\n'
+        f'when = ["present({var}.img_gme_years)", "count(e in exams, e.result == \'pass\') >= {var}.img_gme_years"]\n'
+        f'then = {{ conclusion = "eras_ready" }}\nsources = ["ecfmg-ib-certification"]\nconfidence = "primary"\n'
+        'digest = ["R1.1"]\n\n' for var in ("s", "st"))
+    (rules / "zz_extra.toml").write_text("schema = 1\n" + text)
+    book = load_rulebook(rules)
+    prog = program(book, AS_OF)
+    fp = fused(prog)
+    assert fp.source is not None  # generated, not handed to the closures
+    for doc in (DOC, {k: v for k, v in DOC.items() if k != "interest"}):
+        ctx = Context(book, imgpath.Applicant.from_dict(doc), AS_OF)
+        rows = _rows(fp, ctx)
+        assert _plain(fp.compute(ctx, rows)) == _plain(fused(prog, generated=False).compute(ctx, rows))
+        new = imgpath.evaluate(doc, as_of=AS_OF, rulebook=book)
+        ref = imgpath.evaluate(doc, as_of=AS_OF, rulebook=book, engine="reference")
+        assert set(map(_key, new.firings)) == set(map(_key, ref.firings))
+
+
 def test_many_rules_on_one_fused_fact_stay_correct(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """300 rules reading a leaf conclusion and a distinct fact condition: all tests on the context
     fact, spread over copies, and the answers still those of the reference."""

@@ -49,7 +49,7 @@ from .closures import apply_func
 __all__ = ["CODEGEN_VERSION", "CodegenError", "Spec", "generate", "load", "namespace"]
 
 #: Bumped whenever the generated code changes shape: part of the on-disk cache key.
-CODEGEN_VERSION = 6
+CODEGEN_VERSION = 7
 
 
 class CodegenError(Exception):
@@ -239,9 +239,10 @@ class _Gen:
         self.fields: dict[tuple[str, tuple[str, ...]], str] = {}  # applicant/season field -> local
         self.field_code: list[str] = []
         self.row_fields: dict[tuple[str, str], str] = {}  # (table, column) -> local
-        self.memo: dict[tuple[ex.Node, str | None], str] = {}  # memoised node -> local
+        #: memoised sub-expression (with the row it reads, if any: (variable, table)) -> local
+        self.memo: dict[tuple[ex.Node, tuple[str, str] | None], str] = {}
         self.memo_scope: dict[str, str] = {}  # memo local -> "app" | table
-        self.uses: dict[tuple[ex.Node, str | None], int] = {}
+        self.uses: dict[tuple[ex.Node, tuple[str, str] | None], int] = {}
         self.app_in_row: set[ex.Node] = set()
 
     def fresh(self, prefix: str) -> str:
@@ -250,35 +251,33 @@ class _Gen:
 
     # ------------------------------------------------------------------ analysis
 
-    def count(self, node: ex.Node, row_var: str | None, in_row: bool) -> None:
+    def count(self, node: ex.Node, row: tuple[str, str] | None) -> None:
         """Count uses of sub-expressions outside loops: those used twice (or a row condition's
         parts that read no row) are memoised."""
-        reads_row = row_var is not None and _reads(node, row_var)
-        key = (node, row_var if reads_row else None)
+        key = _memo_key(node, row)
         self.uses[key] = self.uses.get(key, 0) + 1
-        if in_row and not reads_row:
+        if row is not None and key[1] is None:
             self.app_in_row.add(node)
         if self.uses[key] > 1:
             return  # its children are counted already
         if isinstance(node, ex.Quant):
-            self.count(node.source, row_var, in_row)
+            self.count(node.source, row)
             return  # predicates and extras run inside a loop helper
         for child in ex.children(node):
-            self.count(child, row_var, in_row)
+            self.count(child, row)
 
-    def memoised(self, node: ex.Node, row_var: str | None) -> bool:
+    def memoised(self, node: ex.Node, row: tuple[str, str] | None) -> bool:
         if isinstance(node, (ex.Const, ex.Field)):
             return False
-        reads_row = row_var is not None and _reads(node, row_var)
-        key = (node, row_var if reads_row else None)
-        return self.uses.get(key, 0) > 1 or (not reads_row and node in self.app_in_row)
+        key = _memo_key(node, row)
+        return self.uses.get(key, 0) > 1 or (key[1] is None and node in self.app_in_row)
 
     # ------------------------------------------------------------------ module
 
     def module(self) -> str:
         spec = self.spec
-        for i, (node, var, _) in enumerate(spec.conditions):
-            self.count(node, var, var is not None)
+        for node, var, table in spec.conditions:
+            self.count(node, (var, table) if var and table else None)
         body: list[str] = []
         main = _Scope(self, None, {}, None)
         # atoms that read no row
@@ -318,8 +317,7 @@ class _Gen:
         names = [f"rv_{_ident(table)}_{i}" for i in range(len(cols))]
         for col, name in zip(cols, names, strict=True):
             self.row_fields[(table, col)] = name
-        var = next((v for _, v, t in spec.conditions if t == table and v), None)
-        scope = _Scope(self, None, {}, (var, table) if var else None)
+        scope = _Scope(self, None, {}, None)  # each condition is read with its own row variable
         before = set(self.memo_scope)
         atoms = []
         for atom_id, conds in spec.row_atoms.get(table, ()):
@@ -341,10 +339,10 @@ class _Gen:
         """An atom: the Kleene conjunction of its conditions, each memoised when atoms share it."""
         parts = []
         for c in conds:
-            node, var, _ = self.spec.conditions[c]
-            where = scope if var else _Scope(self, None, {}, None)
-            expr = self.truth(node, where, var)
-            if cond_users.get(c, 0) > 1 and not self.memoised(node, var):
+            node, var, table = self.spec.conditions[c]
+            where = _Scope(self, None, {}, (var, table)) if var and table else scope
+            expr = self.truth(node, where)
+            if cond_users.get(c, 0) > 1 and not self.memoised(node, where.row):
                 expr = self.memo_wrap(node, where, expr)
             parts.append(expr)
         return self.junction(parts, and_=True)
@@ -365,25 +363,22 @@ class _Gen:
     # ------------------------------------------------------------------ memo
 
     def memo_wrap(self, node: ex.Node, scope: _Scope, expr: str) -> str:
-        row_var = scope.row[0] if scope.row else None
-        reads_row = row_var is not None and _reads(node, row_var)
-        key = (node, row_var if reads_row else None)
+        """``expr`` computed on first need and kept: per applicant, or per row when it reads one."""
+        key = _memo_key(node, scope.row)
         name = self.memo.get(key)
         if name is None:
             name = self.memo[key] = self.fresh("m")
-            self.memo_scope[name] = scope.row[1] if reads_row and scope.row else "app"  # type: ignore[index]
+            self.memo_scope[name] = key[1][1] if key[1] is not None else "app"
         return f"({name} if {name} is not _X else ({name} := {expr}))"
 
     def maybe_memo(self, node: ex.Node, scope: _Scope, expr: str) -> str:
-        if scope.is_helper or scope.qvars or not self.memoised(node, scope.row[0] if scope.row else None):
+        if scope.is_helper or scope.qvars or not self.memoised(node, scope.row):
             return expr
         return self.memo_wrap(node, scope, expr)
 
     # ------------------------------------------------------------------ truth (0/1/2)
 
-    def truth(self, node: ex.Node, scope: _Scope, row_var: str | None = None) -> str:
-        if row_var is not None and scope.row is None:
-            raise CodegenError("a row condition outside its row loop")  # pragma: no cover
+    def truth(self, node: ex.Node, scope: _Scope) -> str:
         return self.maybe_memo(node, scope, self._truth(node, scope))
 
     def junction(self, parts: list[str], and_: bool) -> str:
@@ -669,6 +664,12 @@ def _init(names: list[str], indent: str) -> list[str]:
 
 def _reads(node: ex.Node, var: str) -> bool:
     return any(isinstance(n, ex.Field) and n.root == var for n in ex.walk(node))
+
+
+def _memo_key(node: ex.Node, row: tuple[str, str] | None) -> tuple[ex.Node, tuple[str, str] | None]:
+    """A sub-expression's memo key: with its row (variable, table) only when it reads the row, so
+    what a row's condition computes without the row is shared by every row and every rule."""
+    return (node, row if row is not None and _reads(node, row[0]) else None)
 
 
 def _attr(name: str) -> str:
