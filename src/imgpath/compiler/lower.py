@@ -27,6 +27,14 @@ on this project: ``$or`` tests are not shared between rules, so a few dozen of t
 correlation with a missing property raises error 311. A rule that reads no conclusion is a
 :class:`Leaf`: the driver fires it from its atoms without the Rete.
 
+The **fused** form (``fused=True``, what ``evaluate`` runs) keeps all of this but changes what the
+engine sees (:class:`Layout`): atom truths are 0/1/2 properties of one context fact per applicant
+and of each row's fact, a conclusion only leaf rules conclude is such a property too (a
+:class:`Level`), ``x in [...]`` on a derived conclusion is one membership property, the fact-only
+parts of a mixed ``and``/``or`` are one atom, every pattern joins on the applicant ``p`` (a session
+holds several), and a rule reading a conclusion negated reads its stratum's copy of the context
+fact (``ctx@2``), asserted when the strata below are quiescent, instead of a gate fact.
+
 The passes here, after :mod:`.ir`'s select and stratify: **atoms** (a rule's conditions as
 atoms and conclusion reads), **lower** (T/P formulas in disjunctive normal form, one engine rule
 per disjunct, bounded before it is built), **alpha** (:mod:`.alpha`: shard over-full fact types,
