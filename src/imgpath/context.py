@@ -18,7 +18,6 @@ dates after it (a certificate issued later) read as not yet having happened.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,38 +40,29 @@ def known_at(applicant: Applicant, as_of: _dt.date) -> Applicant:
 
 def _truncate(obj: Any, as_of: _dt.date) -> Any:
     changes: dict[str, Any] = {}
-    for name, kind, anchor, event in _plan(type(obj)):
-        value = getattr(obj, name)
+    for fld in attrs.fields(type(obj)):
+        value = getattr(obj, fld.name)
         if value is None or value is False:
             continue
-        if kind == "list":
+        meta = fld.metadata["imgpath"]
+        if meta["kind"] == "list":
+            anchor = _ANCHORS.get(meta["cls"].__name__)
             kept = tuple(_truncate(item, as_of) for item in value
                          if not (anchor and getattr(item, anchor) is not None and getattr(item, anchor) > as_of))
-            if len(kept) != len(value) or any(a is not b for a, b in zip(kept, value, strict=True)):
-                changes[name] = kept  # an entry dropped or changed (an unchanged one is the same object)
-        elif kind in ("object", "note") and attrs.has(type(value)):
+            if kept != value:
+                changes[fld.name] = kept
+        elif meta["kind"] in ("object", "note") and attrs.has(type(value)):
             if type(value).__name__ == "Pathway" and value.accepted is not None and value.accepted > as_of:
-                changes[name] = None  # not yet accepted at as_of
+                changes[fld.name] = None  # not yet accepted at as_of
                 continue
             new = _truncate(value, as_of)
             if new is not value:
-                changes[name] = new
-        elif event and isinstance(value, _dt.date) and value > as_of:
-            changes[name] = None
+                changes[fld.name] = new
+        elif meta["event"] and isinstance(value, _dt.date) and value > as_of:
+            changes[fld.name] = None
     if type(obj).__name__ == "Training" and changes.get("end", 1) is None and obj.completed:
         changes["completed"] = False  # not completed yet at as_of
     return attrs.evolve(obj, **changes) if changes else obj
-
-
-@functools.cache
-def _plan(cls: type) -> tuple[tuple[str, str, str | None, bool], ...]:
-    """Per field of a model class: (attribute, kind, the date field anchoring a list's entries, is an event)."""
-    out = []
-    for fld in attrs.fields(cls):
-        meta = fld.metadata["imgpath"]
-        anchor = _ANCHORS.get(meta["cls"].__name__) if meta["kind"] == "list" else None
-        out.append((fld.name, meta["kind"], anchor, bool(meta["event"])))
-    return tuple(out)
 
 
 def table_at(book: Rulebook, name: str, day: _dt.date) -> Table:

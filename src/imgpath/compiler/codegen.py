@@ -541,7 +541,7 @@ class _Gen:
             fld = fields.get(node.path[0])
             if fld is not None:
                 meta = fld.metadata["imgpath"]
-                if meta["absent"] in ("none", "unknown") and meta["kind"] != "note":
+                if meta["absent"] in ("none", "unknown") and meta["kind"] != "note" and not meta.get("none_when"):
                     absent = "_N" if meta["absent"] == "none" else "_U"
                     v = self.fresh("_v")
                     return f"(_U if {obj} is None else ({absent} if ({v} := {obj}.{fld.name}) is None else {v}))"
@@ -570,12 +570,16 @@ class _Gen:
             if style == "resolve" and kind == "note":
                 lines += ["    if cur is False:", "        return _N"]
             lines += [f"    val = cur.{fld.name}", "    if val is None:"]
+            none_when = meta.get("none_when")  # absent reads NONE while a sibling flag is true
             if meta["absent"] == "none":
                 lines.append("        return _N")
-            elif meta["absent"] == "default":
-                lines.append(f"        val = ctx.default({self.class_name(meta['cls'])})")
             else:
-                lines.append("        return _U")
+                if none_when:
+                    lines += [f"        if cur.{_attr(none_when)} is True:", "            return _N"]
+                if meta["absent"] == "default":
+                    lines.append(f"        val = ctx.default({self.class_name(meta['cls'])})")
+                else:
+                    lines.append("        return _U")
             lines.append("    cur = val")
             kind = meta["kind"]
             if style == "walk" and kind == "note":

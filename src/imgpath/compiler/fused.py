@@ -18,11 +18,13 @@ Built once per program and kept on it (``program.derived``), so it dies with the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import operator
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -181,13 +183,14 @@ def _none(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _generated(program: Program, spec: codegen.Spec) -> tuple[str | None, Callable[..., Any] | None]:
     """The generated source and its function, from the on-disk cache when it holds them (keyed by
-    the rulebook's content, the program's rules, the generator's and Python's versions; the
-    cache checks owner, permissions and a checksum before anything is read); (None, None) if
-    generation fails. The compiled code is cached beside the source: compiling costs ~0.1 s."""
+    the rulebook's content, the program's rules, the source of the modules the code mirrors and
+    imgpath's and Python's versions; the cache checks owner, permissions and a checksum before
+    anything is read); (None, None) if generation fails. The compiled code is cached beside the
+    source: compiling costs ~0.1 s."""
     h = hashlib.sha256()
     h.update(program.book.digest.encode())
     h.update(",".join(sorted(r.id for r in program.rules)).encode())
-    entry = cache.key("atoms", str(codegen.CODEGEN_VERSION), h.hexdigest())
+    entry = cache.key("atoms", str(codegen.CODEGEN_VERSION), _mirrored_sources(), h.hexdigest())
     stored, code = cache.load("atoms", entry), cache.load("atoms-code", entry)
     if stored is not None and code is not None:
         try:
@@ -202,6 +205,24 @@ def _generated(program: Program, spec: codegen.Spec) -> tuple[str | None, Callab
     cache.store("atoms", entry, source.encode())
     cache.store("atoms-code", entry, marshal.dumps(compiled))
     return source, codegen.load(compiled)
+
+
+#: The modules whose semantics generated code mirrors (field resolution, three-valued values, the
+#: closures it must agree with): their source is part of the cache key, so an edit to any of them
+#: never runs code generated before it.
+_MIRRORED = ("compiler/codegen.py", "compiler/closures.py", "compiler/lower.py", "compiler/fused.py", "context.py",
+             "facts.py", "expressions/nodes.py", "expressions/semantics.py", "expressions/values.py")
+
+
+@functools.cache
+def _mirrored_sources() -> str:
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for rel in _MIRRORED:
+        path = package / rel
+        h.update(rel.encode())
+        h.update(path.read_bytes() if path.exists() else b"(absent)")
+    return h.hexdigest()
 
 
 def _closure_compute(engine: EngineProgram, spec: codegen.Spec) -> Callable[..., Any]:
