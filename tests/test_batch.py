@@ -132,18 +132,20 @@ class TestStartMethods:
         assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
 
     def test_locks_held_by_another_thread_at_fork_are_free_in_the_workers(self) -> None:
-        """The rule-base cache lock and the rule base's own lock, held by another thread while the workers
-        fork, do not stop the workers (they are re-created in the child)."""
+        """The rule-base cache lock, the fused-program lock and the rule base's own lock, held by another
+        thread while the workers fork, do not stop the workers (they are re-created in the child)."""
         proc = python("""
             import datetime, threading, imgpath
             from imgpath import engine
+            import sys
             from imgpath.compiler import lowered, program
+            fused_module = sys.modules["imgpath.compiler.fused"]
             D = datetime.date(2026, 1, 15)
             imgpath.evaluate({"school": {"country": "IN"}}, as_of=D)
             rb = engine.rulebase(lowered(program(imgpath.rulebook(), D)))
             held, release = threading.Event(), threading.Event()
             def hold():
-                with engine._create_lock, rb._lock:
+                with engine._create_lock, rb._lock, fused_module._lock:
                     held.set()
                     release.wait()
             threading.Thread(target=hold, daemon=True).start()
@@ -156,17 +158,20 @@ class TestStartMethods:
         """)
         assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
 
-    def test_evaluating_imports_nothing_so_no_import_lock_can_be_held_at_fork(self) -> None:
+    def test_every_module_evaluation_needs_is_imported_before_forking(self) -> None:
         """A module another thread is importing at the moment of a fork stays locked forever in the child.
-        Every module evaluation needs is imported with imgpath itself (no import happens while
-        evaluating), so workers can never need a module whose import was cut by the fork (and the
-        pool imports the rest before forking, _workers._import_everything)."""
+        imgpath imports its presentation layers on first use (a cold start pays only for what it
+        uses), so the pool imports every module before forking (_workers._import_everything): after
+        that, evaluating, explaining, planning and rendering import nothing more."""
         proc = python("""
             import datetime, sys, imgpath
+            from imgpath import _workers
+            _workers._import_everything()
             before = {m for m in sys.modules if m.startswith("imgpath")}
             D = datetime.date(2026, 1, 15)
             ev = imgpath.evaluate({"school": {"country": "IN"}}, as_of=D)
             ev.why("img"); ev.why_not("ecfmg_certified"); ev.to_dict(); ev._repr_html_()
+            ev.next_steps("ecfmg_exams_met")
             list(imgpath.evaluate_many([{"school": {"country": "US"}}], as_of=D))
             after = {m for m in sys.modules if m.startswith("imgpath")}
             assert after == before, sorted(after - before)

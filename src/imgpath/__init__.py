@@ -15,22 +15,28 @@ guess.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._internal.version import VERSION as __version__
 
-# the composition root: every layer is imported here, top ones last, so the presentation layers
-# (explain, plan, lint, render) have provided the functions lower objects offer (_internal.views)
+# the composition root: the layers an evaluation needs are imported here; the presentation layers
+# (explain, plan, lint, render) provide what lower objects offer (_internal.views) and are imported
+# the first time one of those is asked for, as are the batch and planning entry points (a cold
+# start pays only for what it uses)
+from ._internal import views as _views
 from .errors import (EngineError, ImgpathError, InvalidArguments, InvalidFacts, QueryError,
                      RuleError, UnknownConclusion, UnknownRule, WorkerCrashed)
 from .facts import Applicant, load_applicant
 from .rulebook import Confidence, Rulebook, load_rulebook, rulebook
 from .horizon import EvaluationWarning
 from .evaluation import Conclusion, Evaluation, Verdict, evaluate
-from . import explain as _explain, lint as _lint, plan as _plan, render as _render  # noqa: F401
-from .plan import calendar
 from .diff import Diff, diff  # a lazily imported submodule named diff would shadow the function
-from .batch import evaluate_many
+
+_views.provide_later("imgpath.explain", "imgpath.plan", "imgpath.lint", "imgpath.render")
+
+if TYPE_CHECKING:  # imported on first use (__getattr__ below); named here for type checkers and the docs
+    from .batch import evaluate_many
+    from .plan import calendar
 
 rulebook.cache_clear()  # importlib.reload(imgpath) after editing rules/ loads them again (Jupyter)
 
@@ -72,6 +78,10 @@ def __getattr__(name: str) -> Any:
 
     if name == "strategies":
         return importlib.import_module(".strategies", __name__)
+    if name == "calendar":
+        return importlib.import_module(".plan", __name__).calendar
+    if name == "evaluate_many":
+        return importlib.import_module(".batch", __name__).evaluate_many
     if name in ("to_frame", "evaluate_frame"):  # pandas is optional (the `pandas` extra)
         return getattr(importlib.import_module(".frame", __name__), name)
     raise AttributeError(f"module 'imgpath' has no attribute {name!r}")

@@ -37,7 +37,9 @@ from typing import Any
 from .compiler import Firing, program
 from .context import Context
 from .errors import InvalidFacts, WorkerCrashed
+from .engine import COHORT, evaluate_codes
 from .evaluation import Evaluation, as_applicant, evaluate
+from .facts import Applicant
 from .rulebook import rulebook as default_rulebook
 
 __all__ = ["Pool", "context", "parallel_evaluate"]
@@ -96,19 +98,26 @@ class Pool:
                 with _stop_signals_blocked():  # a forked worker must not inherit a Ctrl-C mid-start
                     pending.append(self._executor.submit(_call, fn, chunk))
 
-        submit_more()
+        try:
+            submit_more()
+        except BrokenProcessPool:  # a worker died while starting
+            message, details = self._obituary()
+            raise WorkerCrashed(message, **details) from None
         while pending:
             head = pending.popleft()
             try:
                 result = self._result(head)
+                # the pool may learn of a death between two results: submit then raises at once
+                submit_more()
             except BrokenProcessPool:
                 if salvage:
+                    if head.done() and not head.cancelled() and head.exception() is None:
+                        yield head.result()
                     for f in pending:
                         if f.done() and not f.cancelled() and f.exception() is None:
                             yield f.result()
                 message, details = self._obituary()
                 raise WorkerCrashed(message, **details) from None
-            submit_more()
             yield result
 
     def _result(self, future: Future[Any]) -> Any:
@@ -261,15 +270,41 @@ def _firings(state: dict[str, Any], chunk: list[tuple[Any, _dt.date | None]]) ->
     return out
 
 
+def _codes(state: dict[str, Any], chunk: list[tuple[Any, _dt.date | None]]) -> list[tuple[str, Any, Any]]:
+    """A chunk of the durable engine's work: documents validated here once, evaluated in cohorts sharing
+    a session, firings sent back as integer codes (:func:`imgpath.engine.evaluate_codes`)."""
+    return evaluate_codes(state["book"], chunk, cohort=COHORT)
+
+
 def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, workers: int, rulebook: Any,
                       engine: str, chunksize: int = 256, mp_context: Any = None) -> Iterator[Any]:
     """Evaluate in ``workers`` processes; evaluations come back in input order.
 
-    Raises :class:`~imgpath.errors.WorkerCrashed` if a worker dies (the evaluations before it
-    have been yielded).
+    With the durable engine each worker validates its documents (once: the parent does not),
+    evaluates them in cohorts and sends back firing codes; each :class:`Evaluation` is built
+    lazily, when a question is asked of it, and a document that fails validation raises
+    :class:`~imgpath.InvalidFacts` when its turn comes. Raises
+    :class:`~imgpath.errors.WorkerCrashed` if a worker dies (the evaluations before it have been
+    yielded).
     """
     book = rulebook if rulebook is not None else default_rulebook()
     items = list(applicants)
+    if engine == "durable":
+        # a plain dict travels as itself (pickling an Applicant costs ~20x more); the worker validates it
+        sent = [(a if type(a) is dict or isinstance(a, Applicant) else as_applicant(a), as_of) for a in items]
+        size = max(1, min(chunksize, len(sent) // (workers * 4) or 1))
+        chunks = (sent[i:i + size] for i in range(0, len(sent), size))
+        done = 0
+        with Pool(workers, book, engine, mp_context=mp_context) as pool:
+            for results in pool.imap(_codes, chunks):
+                for status, payload, codes in results:
+                    doc = sent[done][0]
+                    done += 1
+                    if status != "ok":
+                        path, problem, file = payload
+                        raise InvalidFacts(path, problem, file=file)
+                    yield Evaluation.from_codes(book, doc, payload, codes)
+        return
     docs = [as_applicant(a) for a in items]  # every document is checked before any is evaluated
     # a mapping travels as itself (pickling a dict costs a tenth of pickling the Applicant); the
     # worker validates it again, in parallel with the others
@@ -286,3 +321,5 @@ def parallel_evaluate(applicants: Iterable[Any], *, as_of: _dt.date | None, work
                 when = as_of or doc.as_of or _dt.date.today()
                 firings = [Firing(*f) for f in payload]
                 yield Evaluation(program(book, when), Context(book, doc, when), firings, engine)
+
+

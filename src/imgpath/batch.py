@@ -42,7 +42,8 @@ import attrs
 from ._output import Files, UnusablePath
 from ._workers import Pool, parallel_evaluate
 from .errors import InvalidFacts, WorkerCrashed
-from .evaluation import Evaluation, evaluate
+from .engine import COHORT, evaluate_codes
+from .evaluation import Evaluation, as_applicant, evaluate
 from .facts import Applicant, as_date, bounded_repr, field_meta, fields_by_key, section_classes
 from .rulebook import Rulebook
 from .rulebook import rulebook as default_rulebook
@@ -554,15 +555,44 @@ def evaluate_many(
 
     ``mp_context`` (``"spawn"``, ``"forkserver"``, ``"fork"`` or a context) chooses how workers
     start, else ``multiprocessing.set_start_method``, else fork on Linux (docs: Batch a cohort).
-    Raises :class:`~imgpath.WorkerCrashed` if a worker process dies.
+    Raises :class:`~imgpath.WorkerCrashed` if a worker process dies. With the durable engine,
+    applicants are evaluated in cohorts sharing a session and each :class:`Evaluation` is built
+    lazily, when a question is asked of it; a document that fails validation raises when its turn
+    comes (the evaluations before it have been yielded).
     """
     when = as_date(as_of) if as_of is not None else None
     if not workers or workers <= 1:
+        if engine == "durable":
+            yield from _serial_codes(applicants, when, rulebook or default_rulebook())
+            return
         for a in applicants:
             yield evaluate(a, as_of=when, rulebook=rulebook, engine=engine)
         return
     yield from parallel_evaluate(applicants, as_of=when, workers=workers, rulebook=rulebook,
                                  engine=engine, chunksize=chunksize, mp_context=mp_context)
+
+
+def _serial_codes(applicants: Iterable[Any], as_of: _dt.date | None, book: Rulebook) -> Iterator[Evaluation]:
+    """In this process: applicants validated one by one (a bad one raises when its turn comes),
+    evaluated a cohort at a time, evaluations built lazily."""
+    chunk: list[Applicant] = []
+
+    def flush() -> Iterator[Evaluation]:
+        results = evaluate_codes(book, [(app, as_of) for app in chunk], cohort=COHORT)
+        for app, (_, when, codes) in zip(chunk, results, strict=True):
+            yield Evaluation.from_codes(book, app, when, codes)
+        chunk.clear()
+
+    for a in applicants:
+        try:
+            app = as_applicant(a)
+        except InvalidFacts:
+            yield from flush()
+            raise
+        chunk.append(app)
+        if len(chunk) == COHORT:
+            yield from flush()
+    yield from flush()
 
 
 def run_batch(ns: Any) -> int:

@@ -28,7 +28,7 @@ from . import expressions as ex
 from .facts import Applicant, absent_default, field_meta, fields_by_key, key_of, section_classes
 from .rulebook import Rulebook, Table
 
-__all__ = ["Context", "known_at", "match_day", "planned_at", "season_for"]
+__all__ = ["Context", "known_at", "match_day", "planned_at", "season_for", "table_at"]
 
 
 def known_at(applicant: Applicant, as_of: _dt.date) -> Applicant:
@@ -115,6 +115,26 @@ def _nth_weekday(year: int, rule: Mapping[str, Any]) -> _dt.date:
     return first + _dt.timedelta(days=offset + 7 * (int(rule["nth"]) - 1))
 
 
+def table_at(book: Rulebook, name: str, day: _dt.date) -> Table:
+    """``book.tables[name].at(day)``, kept on the rulebook (a bounded cache: a few thousand dates)."""
+    cache = book.derived.get("tables_at")
+    if cache is None:
+        cache = book.derived["tables_at"] = {}
+    key = (name, day)
+    out = cache.get(key)
+    if out is None:
+        table = book.tables[name]
+        plain = cache.get(name)  # whether the table has dated cells, looked at once
+        if plain is None:
+            plain = cache[name] = not table.dated
+        if plain:
+            return table
+        if len(cache) > 4096:
+            cache.clear()
+        out = cache[key] = table.at(day)
+    return out  # type: ignore[no-any-return]
+
+
 def match_day(book: Rulebook, year: int) -> tuple[_dt.date, bool]:
     """Match Day of ``year`` and whether it comes from the data (else the seasons table's declared
     ``default_match_day``, contract §6.9: the third Friday of March; a rulebook declaring neither has
@@ -170,10 +190,14 @@ class Context:
         self._tables: dict[str, Table] = {}
 
     def table(self, name: str) -> Table:
-        """A table as it reads on ``as_of`` (dated cells resolved: :meth:`Table.at`)."""
+        """A table as it reads on ``as_of`` (dated cells resolved: :meth:`Table.at`).
+
+        Resolved tables are kept on the rulebook per table and date, so evaluations on one date
+        share one object (the driver keeps what it derives from a table with it).
+        """
         table = self._tables.get(name)
         if table is None:
-            table = self._tables[name] = self.book.tables[name].at(self.as_of)
+            table = self._tables[name] = table_at(self.book, name, self.as_of)
         return table
 
     def original_indices(self, section: str) -> list[int]:

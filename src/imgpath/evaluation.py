@@ -14,7 +14,7 @@ import datetime as _dt
 import enum
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -27,7 +27,8 @@ from ._internal.judge import Judge, instances
 from ._internal.version import VERSION
 from .compiler import Program, encode, lowered, program
 from .context import Context
-from .engine import Firing, rulebase
+from .compiler.fused import fused
+from .engine import Firing, firings_of_codes, fused_rulebase, rulebase
 from .errors import InvalidArguments, InvalidFacts, QueryError
 from .facts import Applicant, as_date, bounded_repr
 from .horizon import EvaluationWarning, horizon, warnings_for
@@ -146,21 +147,25 @@ class Evaluation:
     ``ev.verdict("licensable", state="TX")``.
     """
 
-    def __init__(self, program: Program, ctx: Context, firings: list[Firing], engine: str) -> None:
+    def __init__(self, program: Program, ctx: Context | Callable[[], Context],
+                 firings: Sequence[Firing] | Callable[[], Sequence[Firing]], engine: str, *,
+                 as_of: _dt.date | None = None, only: Iterable[str] | None = None) -> None:
+        """``ctx`` and ``firings`` may be given as functions computing them when first needed (a
+        batch worker sends compact firings; the parent builds the rest only if asked)."""
         self.program = program
         self.book: Rulebook = program.book
-        self.context = ctx
-        self.applicant = ctx.original
-        self.as_of: _dt.date = ctx.as_of
-        self.season: int = ctx.season
         self.engine = engine
-        self.firings = tuple(firings)
-        self._by_key: dict[Key, list[Firing]] = defaultdict(list)
-        for f in self.firings:
-            self._by_key[f.key].append(f)
+        self._ctx = ctx
+        self._firings = firings
+        if as_of is None:
+            as_of = self.context.as_of
+        self.as_of: _dt.date = as_of
+        self._index: dict[Key, list[Firing]] | None = None
         self._cache: dict[Key, Conclusion] = {}
+        self._answers: dict[Key, tuple[Verdict, Any, str, list[Firing], list[Firing]]] = {}
         self._instances: list[Key] | None = None
-        self._only: frozenset[str] | None = None  # a goal-restricted evaluation (planning) answers only these
+        #: a restricted evaluation (``only=``) answers only the cone of those conclusions
+        self._only: frozenset[str] | None = None if only is None else self.book.cone(only)
         self._warnings: tuple[EvaluationWarning, ...] | None = None
 
     @property
@@ -171,11 +176,68 @@ class Evaluation:
             self._warnings = warnings_for(self.book, self.applicant, self.as_of, self.season)
         return self._warnings
 
+    @classmethod
+    def from_codes(cls, book: Rulebook, document: Applicant | Mapping[str, Any], as_of: _dt.date,
+                   codes: Sequence[int], *, only: Iterable[str] | None = None) -> Evaluation:
+        """The evaluation a batch worker computed (:func:`imgpath.engine.evaluate_codes`), built lazily.
+
+        Nothing is done until asked: the firings are rebuilt from their codes on the first
+        question, the applicant (validated from ``document`` if it is a mapping) and its context
+        when a verdict or an explanation needs them.
+        """
+        goals = None if only is None else frozenset(only)
+        prog = program(book, as_of, goals=goals)
+
+        def context() -> Context:
+            return Context(book, as_applicant(document), as_of)
+
+        def firings() -> list[Firing]:
+            return firings_of_codes(fused(prog), as_of, codes)
+
+        return cls(prog, context, firings, "durable", as_of=as_of, only=goals)
+
+    @property
+    def context(self) -> Context:
+        """The facts as known at ``as_of``, the season and the rows in scope (:class:`~imgpath.context.Context`)."""
+        ctx = self._ctx
+        if not isinstance(ctx, Context):
+            ctx = self._ctx = ctx()
+        return ctx
+
+    @property
+    def applicant(self) -> Applicant:
+        """The applicant's document as given (every fact, also those dated after ``as_of``)."""
+        return self.context.original
+
+    @property
+    def season(self) -> int:
+        """The Match season the evaluation reads its parameters for."""
+        return self.context.season
+
+    @property
+    def firings(self) -> tuple[Firing, ...]:
+        """Every rule firing, leaf rules first (mode T: definitely, P: possibly)."""
+        found = self._firings
+        if not isinstance(found, tuple):
+            found = self._firings = tuple(found() if callable(found) else found)
+        return found
+
+    @property
+    def _by_key(self) -> dict[Key, list[Firing]]:
+        """Firings by conclusion instance, built on the first question asked."""
+        index = self._index
+        if index is None:
+            index = defaultdict(list)
+            for f in self.firings:
+                index[f.key].append(f)
+            self._index = index
+        return index
+
     # ------------------------------------------------------------------ queries
 
     def verdict(self, name: str, **args: Any) -> Verdict:
         """YES, NO or UNKNOWN for a conclusion (docs/reference/conclusions.md lists them)."""
-        return self.conclusion(name, **args).verdict
+        return self._answer(self.key(name, args))[0]
 
     def holds(self, name: str, **args: Any) -> bool:
         """True only where the verdict is YES."""
@@ -187,10 +249,11 @@ class Evaluation:
         A set conclusion (``j1_waiver_options``) gives the list of members known to apply, even
         while its verdict is UNKNOWN because further members are still undecided.
         """
-        c = self.conclusion(name, **args)
-        if c.kind == "set":
-            return None if c.value is None else list(c.value)
-        return c.value
+        key = self.key(name, args)
+        value = self._answer(key)[1]
+        if self.book.conclusions[name].kind == "set":
+            return None if value is None else list(value)
+        return value
 
     def conclusion(self, name: str, **args: Any) -> Conclusion:
         """The full :class:`Conclusion` for one instance."""
@@ -203,6 +266,11 @@ class Evaluation:
     def firings_of(self, key: Key) -> list[Firing]:
         """The rule firings that concluded an instance (mode T: definitely, P: possibly)."""
         return self._by_key.get(key, [])
+
+    @property
+    def only(self) -> frozenset[str] | None:
+        """The conclusions a restricted evaluation answers (``evaluate(..., only=...)``), or None."""
+        return self._only
 
     @property
     def conclusions(self) -> tuple[Conclusion, ...]:
@@ -222,6 +290,8 @@ class Evaluation:
         if self._instances is None:
             keys: list[Key] = []
             for name, spec in self.book.conclusions.items():
+                if self._only is not None and name not in self._only:
+                    continue  # a restricted evaluation answers its cone only
                 if not spec.args:
                     keys.append((name, ()))
                     continue
@@ -244,8 +314,9 @@ class Evaluation:
         """
         spec = self.book.conclusion(name)
         if self._only is not None and name not in self._only:
-            raise QueryError(f"this evaluation was restricted to {sorted(self._only)[:5]}...; "
-                             f"evaluate fully for {name}")
+            shown = ", ".join(sorted(self._only)[:5]) + (", ..." if len(self._only) > 5 else "")
+            raise QueryError(f"this evaluation was restricted with only= to {shown} (and what they depend on); "
+                             f"{name} is not among them: evaluate without only= to ask about it")
         if set(args) != set(spec.args):
             want = ", ".join(f"{a}=..." for a in sorted(spec.args)) or "no arguments"
             raise InvalidArguments(f"{name} takes {want}; got {sorted(args) or 'none'}")
@@ -266,12 +337,13 @@ class Evaluation:
 
     # ------------------------------------------------------------------ verdicts
 
-    def _conclude(self, key: Key) -> Conclusion:
-        cached = self._cache.get(key)
+    def _answer(self, key: Key) -> tuple[Verdict, Any, str, list[Firing], list[Firing]]:
+        """Verdict, value, note and the yes / maybe firings of an instance: what the firings say,
+        without the sources and confidence behind it (``verdict()`` asks no more)."""
+        cached = self._answers.get(key)
         if cached is not None:
             return cached
-        name, args = key
-        spec = self.book.conclusions[name]
+        spec = self.book.conclusions[key[0]]
         firings = self._by_key.get(key, [])
         yes = [f for f in firings if f.mode == "T"]
         maybe = [f for f in firings if f.mode == "P"]
@@ -296,6 +368,16 @@ class Evaluation:
             verdict = Verdict.UNKNOWN
         else:
             verdict = Verdict.NO
+        out = self._answers[key] = (verdict, value, note, yes, maybe)
+        return out
+
+    def _conclude(self, key: Key) -> Conclusion:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        name, args = key
+        spec = self.book.conclusions[name]
+        verdict, value, note, yes, maybe = self._answer(key)
         basis = yes if verdict is Verdict.YES and spec.kind != "set" else (yes + maybe or self._candidates(key))
         rules, sources, confidence, assumptions = self._support(key, basis, verdict, aggregate=spec.kind == "set")
         if not basis and spec.sources:  # a conclusion that is NO by definition (e.g. TN never allows residency)
@@ -465,7 +547,8 @@ class Evaluation:
                    **sections: Any) -> Evaluation:
         """Re-evaluate with some facts changed (what-if), on the same or another date."""
         applicant = self.applicant.with_facts({**(facts or {}), **sections})
-        return evaluate(applicant, as_of=as_of or self.as_of, rulebook=self.book, engine=self.engine)
+        return evaluate(applicant, as_of=as_of or self.as_of, rulebook=self.book, engine=self.engine,
+                        only=self._only)
 
     # ------------------------------------------------------------------ output
 
@@ -534,39 +617,61 @@ def as_applicant(applicant: Applicant | Mapping[str, Any]) -> Applicant:
     raise InvalidFacts("", f"expected an imgpath.Applicant or a mapping, got {type(applicant).__name__}")
 
 
+#: The engines ``evaluate`` runs: the durable-rules Rete (fused facts and generated atoms), the
+#: same Rete in the previous release's form (one small fact per atom; kept to be measured against
+#: until the fused form has proven itself) and the pure-Python reference evaluator.
+ENGINES = ("durable", "durable-classic", "reference")
+
+
 def evaluate(
     applicant: Applicant | Mapping[str, Any],
     *,
     as_of: _dt.date | None = None,
     rulebook: Rulebook | None = None,
     engine: str = "durable",
+    only: Iterable[str] | str | None = None,
     _goals: Iterable[str] | None = None,
 ) -> Evaluation:
     """Evaluate one applicant on ``as_of`` (default: the document's ``as_of``, else today).
 
     ``as_of`` is a ``datetime.date`` or an ISO string (``"2026-01-15"``), as in documents, between
-    1900-01-01 and 2199-12-31.
-
-    ``engine="reference"`` uses the pure-Python evaluator (same answers; the test oracle).
-    Raises :class:`~imgpath.InvalidFacts` on a bad document, naming the field.
+    1900-01-01 and 2199-12-31. ``only`` restricts the work to some conclusions and what they depend on
+    (their cone): the answers on the cone are those of a full evaluation, and asking about any other
+    conclusion raises :class:`~imgpath.QueryError`. ``engine="reference"`` uses the pure-Python
+    evaluator (same answers; the test oracle); ``engine="durable-classic"`` the previous release's
+    durable-rules form. Raises :class:`~imgpath.InvalidFacts` on a bad document, naming the field.
     """
     app = as_applicant(applicant)
     if as_of is not None and not isinstance(as_of, (_dt.date, str)):
         raise InvalidFacts("as_of", f"expected a datetime.date or an ISO date string, got {bounded_repr(as_of)}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     when = as_date(as_of) if as_of is not None else (app.as_of or as_date(_dt.date.today()))
     book = rulebook if rulebook is not None else _default_book()
-    prog = program(book, when, goals=_goals)
+    goals = _only(book, only if only is not None else _goals)
+    prog = program(book, when, goals=goals)
     ctx = Context(book, app, when)
     if engine == "durable":
+        firings: Sequence[Firing] = fused_rulebase(fused(prog)).run(ctx)
+    elif engine == "durable-classic":
         firings = rulebase(lowered(prog)).run(ctx)
-    elif engine == "reference":
-        firings = reference.run(prog, ctx)
     else:
-        raise ValueError(f"engine must be 'durable' or 'reference', got {engine!r}")
-    ev = Evaluation(prog, ctx, firings, engine)
-    if _goals is not None:
-        ev._only = book.cone(_goals)
-    return ev
+        firings = reference.run(prog, ctx)
+    return Evaluation(prog, ctx, firings, engine, as_of=when, only=goals)
+
+
+def _only(book: Rulebook, only: Iterable[str] | str | None) -> frozenset[str] | None:
+    """The conclusion names of ``only=``, each checked against the vocabulary."""
+    if only is None:
+        return None
+    names = (only,) if isinstance(only, str) else tuple(only)
+    if not names:
+        raise InvalidArguments("only= needs at least one conclusion name")
+    for name in names:
+        if not isinstance(name, str):
+            raise InvalidArguments(f"only= takes conclusion names, got {bounded_repr(name)}")
+        book.conclusion(name)  # UnknownConclusion, with a suggestion
+    return frozenset(names)
 
 
 def _default_book() -> Rulebook:

@@ -160,15 +160,18 @@ def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[Lint
         if key in compiled:
             continue
         compiled.add(key)
-        try:
-            engine_program = lowered(program(book, day))
-        except RuleError as err:
-            add("error", "engine-limit", f"rules in force on {day}: {err.problem}", err.file or "", err.rule_id or "")
-            continue
-        big = {t: len(c) for t, c in engine_program.shards.items() if len(c) > 6}
-        for typ, n in big.items():
-            add("warning", "many-fact-copies", f"facts of type {typ} are asserted {n} times (rules in force on "
-                f"{day}); simplify the rules testing them")
+        for fused in (True, False):  # the form evaluate() runs, and the previous one (still selectable)
+            form = "" if fused else " (previous engine form)"
+            try:
+                engine_program = lowered(program(book, day), fused=fused)
+            except RuleError as err:
+                add("error", "engine-limit", f"rules in force on {day}{form}: {err.problem}", err.file or "",
+                    err.rule_id or "")
+                continue
+            big = {t: len(c) for t, c in engine_program.shards.items() if len(c) > 6}
+            for typ, n in big.items():
+                add("warning", "many-fact-copies", f"facts of type {typ} are asserted {n} times (rules in force on "
+                    f"{day}{form}); simplify the rules testing them")
     if book.law:
         for where, ids, file, rid in [*((r.id, r.digest, r.file, r.id) for r in book.rules),
                                       *((n, s.digest, "rules/conclusions.toml", "") for n, s in book.conclusions.items())]:

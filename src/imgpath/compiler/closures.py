@@ -18,7 +18,7 @@ from typing import Any
 from .. import expressions as ex
 from ..facts import fields_by_key, section_classes
 
-__all__ = ["Frame", "compile_truth"]
+__all__ = ["Frame", "apply_func", "compile_truth"]
 
 _NONE, _UNKNOWN = ex.NONE, ex.UNKNOWN
 _T, _U, _F = ex.K.T, ex.K.U, ex.K.F
@@ -181,7 +181,7 @@ class _Builder:
         if isinstance(node, ex.Func) and node.name not in ("first_known",):
             args = [self.value(a) for a in node.args]
             name = node.name
-            return lambda fr: _apply_func(name, [a(fr) for a in args])
+            return lambda fr: apply_func(name, [a(fr) for a in args])
         if isinstance(node, ex.Arith):
             left, right, op = self.value(node.left), self.value(node.right), node.op
             return lambda fr: ex.arith(op, left(fr), right(fr))
@@ -309,7 +309,7 @@ def _walk(obj: Any, steps: list[tuple[str, str, str, Any, str]], ctx: Any) -> An
     return cur
 
 
-def _apply_func(name: str, args: list[Any]) -> Any:
+def apply_func(name: str, args: list[Any]) -> Any:
     if any(a is _UNKNOWN for a in args):
         return _UNKNOWN
     if any(a is _NONE for a in args):

@@ -27,6 +27,14 @@ on this project: ``$or`` tests are not shared between rules, so a few dozen of t
 correlation with a missing property raises error 311. A rule that reads no conclusion is a
 :class:`Leaf`: the driver fires it from its atoms without the Rete.
 
+The **fused** form (``fused=True``, what ``evaluate`` runs) keeps all of this but changes what the
+engine sees (:class:`Layout`): atom truths are 0/1/2 properties of one context fact per applicant
+and of each row's fact, a conclusion only leaf rules conclude is such a property too (a
+:class:`Level`), ``x in [...]`` on a derived conclusion is one membership property, the fact-only
+parts of a mixed ``and``/``or`` are one atom, every pattern joins on the applicant ``p`` (a session
+holds several), and a rule reading a conclusion negated reads its stratum's copy of the context
+fact (``ctx@2``), asserted when the strata below are quiescent, instead of a gate fact.
+
 The passes here, after :mod:`.ir`'s select and stratify: **atoms** (a rule's conditions as
 atoms and conclusion reads), **lower** (T/P formulas in disjunctive normal form, one engine rule
 per disjunct, bounded before it is built), **alpha** (:mod:`.alpha`: shard over-full fact types,
@@ -53,7 +61,7 @@ from . import alpha
 from .closures import compile_truth
 from .ir import Program, encode
 
-__all__ = ["Atom", "EngineAction", "EngineProgram", "Leaf", "lower", "lowered"]
+__all__ = ["Atom", "EngineAction", "EngineProgram", "Layout", "Leaf", "Level", "lower", "lowered"]
 
 #: Largest number of engine rules one rule may expand into.
 MAX_DISJUNCTS = 48
@@ -84,6 +92,7 @@ class RefLit:
     args: tuple[tuple[str, Any], ...]  # (arg, ("const", v)) | (arg, ("row", column))
     value: Any = None  # a valued conclusion's value to match, or None
     has_value: bool = False
+    value_set: int | None = None  # fused: the value is one of a set (a membership property)
 
 
 @attrs.frozen
@@ -183,6 +192,54 @@ class EngineAction:
     verdict: str = "yes"
 
 
+@attrs.frozen
+class Level:
+    """A conclusion instance only leaf rules conclude, read by engine rules as a 0/1/2 property.
+
+    ``table`` is None for an instance with literal arguments (a property of the context fact),
+    else the table whose row facts carry it (its arguments name the row's key). The property is
+    2 when a leaf rule concludes the instance definitely, 1 when only possibly, 0 otherwise;
+    with ``has_value``, only firings concluding ``value`` count.
+    """
+
+    table: str | None
+    name: str
+    args: tuple[tuple[str, Any], ...]  # (arg, ("const", v)) | (arg, ("row", "key"))
+    has_value: bool = False
+    value: Any = None
+
+
+@attrs.frozen
+class Layout:
+    """Where the fused lowering puts atom truths and leaf conclusions: the facts' properties.
+
+    The context fact carries ``a<id>`` for each atom in ``ctx_atoms`` and ``l<i>`` for each
+    level in ``levels`` whose table is None; the row fact of a table carries its ``row_atoms``
+    and its levels the same way. ``ctx_types`` and ``row_types`` are the engine types each
+    such fact is asserted under (several when its patterns were spread over copies). A rule
+    that reads a conclusion negated reads the copy of the context fact of its stratum
+    (``ctx@1``...), which the driver asserts only once the strata below are quiescent: the
+    copy is the rule's gate.
+    """
+
+    ctx_atoms: tuple[int, ...]
+    row_atoms: Mapping[str, tuple[int, ...]]
+    levels: tuple[Level, ...]
+    ctx_types: tuple[tuple[int, str], ...]  # (stratum it is asserted in, engine type)
+    row_types: Mapping[str, tuple[str, ...]]
+    #: conclusions only leaf rules conclude: their firings set levels, no conclusion fact is asserted
+    leaf_only: frozenset[str] = frozenset()
+    #: (conclusion, values) per membership property ``s<i>``: a conclusion fact whose value is one
+    #: of them carries ``s<i>: 1``, so ``x in [...]`` is one test, not one engine rule per value
+    value_sets: tuple[tuple[str, frozenset[Any]], ...] = ()
+
+    def ctx_levels(self) -> list[int]:
+        return [i for i, lv in enumerate(self.levels) if lv.table is None]
+
+    def row_levels(self, table: str) -> list[int]:
+        return [i for i, lv in enumerate(self.levels) if lv.table == table]
+
+
 @attrs.frozen(eq=False)
 class EngineProgram:
     """A :class:`~imgpath.compiler.ir.Program` lowered to durable-rules: what the driver runs."""
@@ -201,6 +258,8 @@ class EngineProgram:
     reads: Mapping[str, tuple[tuple[tuple[str, frozenset[Any]], ...], ...] | None] = attrs.field(factory=dict)
     #: what the driver keeps with this program (its compiled ruleset), freed with it
     runtime: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    #: the fused form's properties (None for the classic form: one small fact per atom)
+    layout: Layout | None = None
 
     _read_memo: dict[tuple[Any, ...], bool] = attrs.field(factory=dict, init=False, repr=False)
 
@@ -229,30 +288,43 @@ class EngineProgram:
         return any(all(fact.get(k, _MISSING) in ok for k, ok in p) for p in patterns)  # type: ignore[union-attr]
 
 
-def lowered(program: Program, *, prefire: bool = True, filter_facts: bool = True) -> EngineProgram:
+def lowered(program: Program, *, prefire: bool = True, filter_facts: bool = True,
+            fused: bool = False) -> EngineProgram:
     """The durable-rules form of ``program``, built once and kept with it.
 
     ``prefire`` fires rules that read no conclusion in the driver (:class:`Leaf`);
     ``filter_facts`` asserts only facts some pattern can match (:attr:`EngineProgram.reads`).
     Both change no firing; ``python -m imgpath.bench`` measures each against turning it off.
+    ``fused`` gives the fused form (:class:`Layout`): atom truths and the conclusions only leaf
+    rules reach become properties of a context fact and of each row's fact, and every pattern
+    joins on the applicant (``p``), so one session can hold several applicants.
     """
-    key = f"durable:{prefire}:{filter_facts}"
+    key = f"durable:{prefire}:{filter_facts}:{fused}"
     out = program.derived.get(key)
     if out is None:
-        out = program.derived[key] = lower(program, prefire=prefire, filter_facts=filter_facts)
+        out = program.derived[key] = lower(program, prefire=prefire, filter_facts=filter_facts, fused=fused)
     return out  # type: ignore[no-any-return]
 
 
-def lower(program: Program, *, prefire: bool = True, filter_facts: bool = True) -> EngineProgram:
+def lower(program: Program, *, prefire: bool = True, filter_facts: bool = True, fused: bool = False) -> EngineProgram:
     """Lower ``program`` to durable-rules (not cached: see :func:`lowered`)."""
-    out = _Lowerer(program, prefire).build()
+    if fused and not prefire:
+        raise ValueError("the fused form fires leaf rules in the driver (prefire=True)")
+    out = _Lowerer(program, prefire, fused).build()
     return out if filter_facts else attrs.evolve(out, reads=alpha.ReadEverything(out.reads))
 
 
 class _Lowerer:
-    def __init__(self, program: Program, prefire: bool = True) -> None:
+    def __init__(self, program: Program, prefire: bool = True, fused: bool = False) -> None:
         self.program = program
         self.prefire = prefire
+        self.fused = fused
+        self.leaf_only: set[str] = set()  # fused: conclusions only leaf rules conclude (or none)
+        self.produced: set[str] = set()  # conclusions some rule of the program concludes
+        self.levels: dict[Level, int] = {}
+        self.value_sets: dict[tuple[str, frozenset[Any]], int] = {}
+        self.ctx_atoms: dict[int, None] = {}
+        self.row_atoms: dict[str, dict[int, None]] = {}
         self.leaves: list[Leaf] = []
         self.book = program.book
         self.rules = program.rules
@@ -269,16 +341,30 @@ class _Lowerer:
 
     # ------------------------------------------------------------------ build
 
+    def conditions_of(self, rule: Rule) -> list[ex.Node]:
+        conds = list(rule.when)
+        if rule.value is not None and not isinstance(rule.value, ex.Const):
+            conds.append(ex.Func("present", (rule.value,)))
+        return conds
+
     def build(self) -> EngineProgram:
         strata = self.program.strata
+        units_of: dict[str, list[Any]] = {}
+        if self.fused:  # which conclusions only leaf rules reach: read as properties, not joined
+            leafy: dict[str, bool] = {}
+            for rule in self.rules:
+                self.rule = rule
+                units = units_of[rule.id] = self.units(self.conditions_of(rule))
+                is_leaf = all(isinstance(u, Atom) for u in units)
+                leafy[rule.conclusion] = leafy.get(rule.conclusion, True) and is_leaf
+            self.produced = set(leafy)
+            self.leaf_only = {c for c, only in leafy.items() if only}
         for rule in self.rules:
             self.rule = rule
             if rule.for_var:
                 self.row_columns.setdefault(rule.for_table, set())  # type: ignore[arg-type]
-            conds = list(rule.when)
-            if rule.value is not None and not isinstance(rule.value, ex.Const):
-                conds.append(ex.Func("present", (rule.value,)))
-            units = self.units(conds)
+            conds = self.conditions_of(rule)
+            units = units_of.get(rule.id) or self.units(conds)
             if self.prefire and all(isinstance(u, Atom) for u in units):
                 self.leaves.append(Leaf(
                     rule.id, tuple(int(a.id) for a in units), rule.for_table,
@@ -291,7 +377,11 @@ class _Lowerer:
             if rule.verdict == "yes":
                 self.emit(rule, T, _and(self.pol(u, T) for u in units), gate)
             self.emit(rule, P, _and(self.pol(u, P) for u in units), gate)
-        alpha.shard(self.definitions)
+        layout = None
+        if self.fused:
+            layout = self.fuse()
+        else:
+            alpha.shard(self.definitions)
         self.definitions["$begin"] = {"all": [{"m": {"$and": [{"t": "begin"}]}}]}
         self.definitions["$catch"] = {"all": [{"m": {"$ex": {"t": 1}}}, {"n": {"$and": [{"t": "never"}]}}]}
         self.rule = None
@@ -313,7 +403,34 @@ class _Lowerer:
             program=self.program, atoms=atoms, definitions=self.definitions, actions=self.actions,
             shards=alpha.copies(self.definitions),
             row_columns={k: tuple(sorted(v)) for k, v in self.row_columns.items()},
-            conditions=conditions, leaves=tuple(self.leaves), reads=alpha.reads(self.definitions))
+            conditions=conditions, leaves=tuple(self.leaves), reads=alpha.reads(self.definitions), layout=layout)
+
+    def fuse(self) -> Layout:
+        """Order the fused facts' tests for sharing, spread crowded types over copies, check widths."""
+        tables = sorted(self.row_atoms.keys() | {lv.table for lv in self.levels if lv.table}
+                        | {r.for_table for r in self.rules if r.for_table})  # type: ignore[misc]
+        ctx_bases = sorted(b for b in alpha.fact_types(self.definitions) if b == "ctx" or b.startswith("ctx@"))
+        fused_types = {"ctx", *ctx_bases, *(f"r:{t}" for t in tables)}
+        alpha.order_tests(self.definitions, fused_types)
+        try:
+            alpha.shard_by_stack(self.definitions, fused_types)
+        except ValueError as err:
+            raise self.fail(f"{err}; split the rule's conditions into helper conclusions") from None
+        copies = alpha.copies(self.definitions)
+        levels = tuple(sorted(self.levels, key=self.levels.__getitem__))
+        layout = Layout(
+            ctx_atoms=tuple(self.ctx_atoms), row_atoms={t: tuple(a) for t, a in self.row_atoms.items()},
+            levels=levels,
+            ctx_types=tuple((int(b.partition("@")[2] or 0), t) for b in (ctx_bases or ["ctx"]) for t in copies.get(b, (b,))),
+            row_types={t: copies.get(f"r:{t}", (f"r:{t}",)) for t in tables}, leaf_only=frozenset(self.leaf_only),
+            value_sets=tuple(sorted(self.value_sets, key=self.value_sets.__getitem__)))
+        tested = alpha.properties(self.definitions, copies=True)
+        for typ in [t for _, t in layout.ctx_types] + [t for ts in layout.row_types.values() for t in ts]:
+            width = len(tested.get(typ, ())) + (3 if typ.startswith("r:") else 1)  # key, k; p
+            if width > alpha.MAX_PROPERTIES:  # pragma: no cover - shard_by_stack bounds each copy
+                raise self.fail(f"the rules in force need {width} properties on one engine fact ({typ}; the "
+                                f"engine allows {alpha.MAX_PROPERTIES}): fewer distinct conditions on facts")
+        return layout
 
     def closures(self) -> tuple[tuple[Atom, ...], tuple[tuple[ex.Node, Any], ...]]:
         """Each distinct condition compiled once to a closure; atoms refer to them by index."""
@@ -326,7 +443,10 @@ class _Lowerer:
                 key = (atom.var, _render(node))
                 if key not in index:
                     index[key] = len(conditions)
-                    conditions.append((node, compile_truth(node, row_var=atom.var)))
+                    # the fused form computes atoms with generated code: its closures (the fallback,
+                    # and what names a condition that cannot be computed) are compiled on first use
+                    truth = _LazyTruth(node, atom.var) if self.fused else compile_truth(node, row_var=atom.var)
+                    conditions.append((node, truth))
                 ids.append(index[key])
             atoms.append(attrs.evolve(atom, conditions=tuple(ids)))
         return tuple(atoms), tuple(conditions)
@@ -354,7 +474,14 @@ class _Lowerer:
             return self.pol(node.arg, {T: F, F: T, P: N, N: P}[pol])
         if isinstance(node, (ex.And, ex.Or)):
             conj = isinstance(node, ex.And) == (pol in (T, P))
-            parts = (self.pol(a, pol) for a in node.args)
+            args = node.args
+            if self.fused:
+                # the parts that read no conclusion become one atom: Kleene and/or of them is
+                # computed in Python, and the engine gets one test where it would get a disjunct each
+                facts = [a for a in args if self.computable(a)]
+                if len(facts) > 1 and len(facts) < len(args):
+                    args = (type(node)(tuple(facts)), *(a for a in args if not self.computable(a)))
+            parts = (self.pol(a, pol) for a in args)
             return _and(parts) if conj else _or(parts)
         if isinstance(node, ex.Ref):
             return self.ref(node, None, pol)
@@ -383,6 +510,20 @@ class _Lowerer:
             else:
                 raise self.fail("conclusion arguments must be literals or the 'for' row's key", node)
         negated = pol in (F, N)
+        if self.fused and node.name not in self.produced:  # no rule of the program concludes it
+            return TRUE if negated else FALSE
+        if self.fused and node.name in self.leaf_only:
+            table = self.rule.for_table if any(src == "row" for _, (src, _) in args) else None  # type: ignore[union-attr]
+            if vals is None:
+                level = Level(table, node.name, tuple(args))
+            elif len(vals) == 1:
+                level = Level(table, node.name, tuple(args), True, encode(vals[0]))
+            else:  # one level for the set: the highest of its members'
+                members = (node.name, frozenset(encode(v) for v in vals))
+                level = Level(table, node.name, tuple(args), True,
+                              ("set", self.value_sets.setdefault(members, len(self.value_sets))))
+            index = self.levels.setdefault(level, len(self.levels))
+            return Lit("row" if table else "ctx", (_level_test(f"l{index}", pol),))
         # yes facts for T and N; maybe facts for P and F: every instance with a yes fact also gets a
         # maybe fact (a rule's P form holds whenever its T form does), so "some fact of X" is "a maybe
         # fact of X" -- one join per instance, where matching either kind would fire P rules once per
@@ -390,6 +531,10 @@ class _Lowerer:
         kind = "y" if pol in (T, N) else "m"
         if vals is None:
             return RefLit(node.name, kind, negated, tuple(args))
+        if self.fused and len(vals) > 1:  # one membership test instead of an engine rule per value
+            members = (node.name, frozenset(encode(v) for v in vals))
+            index = self.value_sets.setdefault(members, len(self.value_sets))
+            return RefLit(node.name, kind, negated, tuple(args), None, True, index)
         lits = [RefLit(node.name, kind, negated, tuple(args), encode(v), True) for v in vals]
         return _and(lits) if negated else _or(lits)
 
@@ -415,6 +560,13 @@ class _Lowerer:
         return atom
 
     def atom_lit(self, atom: Atom, pol: str) -> Lit:
+        if self.fused:  # a property of the context fact, or of the row's fact
+            prop = f"a{atom.id}"
+            if atom.table:
+                self.row_atoms.setdefault(atom.table, {})[int(atom.id)] = None
+            else:
+                self.ctx_atoms[int(atom.id)] = None
+            return Lit("row" if atom.table else "ctx", (_level_test(prop, pol),))
         test = {T: {"v": 2}, F: {"v": 0}, P: {"$gte": {"v": 1}}, N: {"$lte": {"v": 1}}}[pol]
         if atom.table:
             return Lit(atom.type, ({"key": {"row": "key"}}, test))
@@ -430,7 +582,7 @@ class _Lowerer:
         action = self.action(rule, mode)
         for i, conj in enumerate(_dnf(formula)):
             name = f"{rule.id}#{mode}{i}"
-            self.definitions[name] = self.engine_rule(rule, conj, gate)
+            self.definitions[name] = (self.fused_rule if self.fused else self.engine_rule)(rule, conj, gate)
             self.actions[name] = action
 
     def action(self, rule: Rule, mode: str) -> EngineAction:
@@ -492,6 +644,51 @@ class _Lowerer:
         return {"all": patterns}
 
 
+    def fused_rule(self, rule: Rule, conj: Sequence[Any], gate: int) -> dict[str, Any]:
+        """One engine rule of the fused form: tests on the context and row facts, joins on conclusion
+        facts, every pattern joined on the applicant ``p`` (a session may hold several)."""
+        tests: dict[str, list[Any]] = {"ctx": [], "row": []}
+        refs = _normalise_refs([lit for lit in conj if isinstance(lit, RefLit)])
+        for lit in conj:
+            if isinstance(lit, Lit):
+                tests[lit.alias].extend(lit.tests)
+        patterns: list[dict[str, Any]] = []
+        # a negated conclusion fact: read the context copy of this stratum, asserted once the strata
+        # below are quiescent (it comes before every negated pattern, so it gates them)
+        stratum = gate if gate and any(r.neg for r in refs) else 0
+        if rule.for_var:
+            patterns.append({"row": {"$and": [{"t": f"r:{rule.for_table}"}, *_dedupe(tests["row"])]}})
+        if tests["ctx"] or stratum or (not rule.for_var and all(r.neg for r in refs)):
+            ctx_type = f"ctx@{stratum}" if stratum else "ctx"
+            patterns.append({"ctx": {"$and": [{"t": ctx_type}, *_dedupe(tests["ctx"])]}})
+        for i, lit in enumerate(sorted(refs, key=lambda r: (r.neg, r.name, r.kind, repr(r.value), repr(r.value_set)))):
+            ref_tests: list[Any] = [{"t": f"c:{lit.name}"}, {"k": lit.kind}]
+            for arg, (src, v) in lit.args:
+                if src == "const":
+                    ref_tests.append({f"a_{arg}": v})
+            if lit.value_set is not None:
+                ref_tests.append({f"s{lit.value_set}": 1})
+            elif lit.has_value:
+                ref_tests.append({"v": lit.value})
+            for arg, (src, v) in lit.args:
+                if src == "row":
+                    ref_tests.append({f"a_{arg}": {"row": "key"}})
+            patterns.append({f"c{i}" + ("$not" if lit.neg else ""): {"$and": ref_tests}})
+        anchor = next(next(iter(p)) for p in patterns if not next(iter(p)).endswith("$not"))
+        for p in patterns:
+            (alias, cond), = p.items()
+            if alias != anchor:
+                cond["$and"].append({"p": {anchor: "p"}})
+        if len(patterns) > MAX_PATTERNS:
+            raise self.fail(f"this rule needs {len(patterns)} engine patterns (limit {MAX_PATTERNS}); split it")
+        return {"all": patterns}
+
+
+def _level_test(prop: str, pol: str) -> dict[str, Any]:
+    """The engine test of a 0/1/2 property for a polarity: T is 2, F is 0, P is not 0, N is not 2."""
+    return {T: {prop: 2}, F: {prop: 0}, P: {"$gte": {prop: 1}}, N: {"$lte": {prop: 1}}}[pol]
+
+
 @functools.cache
 def _render(node: ex.Node) -> str:
     """``ex.render``, once per node (rule nodes are immutable and hash once; compiling renders each often)."""
@@ -507,11 +704,27 @@ def _computable(node: ex.Node) -> bool:
 _MISSING = object()
 
 
+class _LazyTruth:
+    """A condition's closure (:func:`~.closures.compile_truth`), compiled when first called."""
+
+    __slots__ = ("node", "row_var", "fn")
+
+    def __init__(self, node: ex.Node, row_var: str | None) -> None:
+        self.node = node
+        self.row_var = row_var
+        self.fn: Any = None
+
+    def __call__(self, frame: Any) -> ex.K:
+        if self.fn is None:
+            self.fn = compile_truth(self.node, row_var=self.row_var)
+        return self.fn(frame)  # type: ignore[no-any-return]
+
+
 def _normalise_refs(refs: list[RefLit]) -> list[RefLit]:
     """Drop a join that another join on the same instance implies (a yes fact implies the maybe
     fact) and duplicate joins: the engine never binds one fact to two patterns of a rule."""
     def inst(r: RefLit) -> tuple[Any, ...]:
-        return (r.name, r.args, r.has_value, r.value)
+        return (r.name, r.args, r.has_value, r.value, r.value_set)
 
     positive_yes = {inst(r) for r in refs if not r.neg and r.kind == "y"}
     out: list[RefLit] = []

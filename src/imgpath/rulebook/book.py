@@ -251,6 +251,7 @@ def load_rulebook(path: str | Path, *, cache: bool = False) -> Rulebook:
     book = Rulebook(folder.rules, folder.sources, folder.tables, folder.conclusions, path=root,
                     extras=folder.extras, definitions=folder.definitions, law=folder.law)
     if entry is not None:
+        book.digest  # noqa: B018 - computed once and kept in the cached copy (later processes key caches by it)
         _cache.store("rulebook", entry, pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL))
     return book
 
