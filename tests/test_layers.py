@@ -19,9 +19,10 @@ PACKAGE = Path(imgpath.__file__).resolve().parent
 
 #: Floors, lowest first. A module may import modules of strictly lower floors only.
 FLOORS: list[list[str]] = [
-    ["errors", "_internal.version"],
+    ["errors", "_internal.version", "_internal.html"],
     ["expressions", "_internal.cache", "_internal.dre", "_internal.views"],
     ["facts"],
+    ["examples"],
     ["rulebook.model"],
     ["rulebook.graph", "rulebook.resolve"],
     ["rulebook.load"],
@@ -31,9 +32,9 @@ FLOORS: list[list[str]] = [
     ["compiler.lower"],
     ["compiler"],
     ["context"],
-    ["engine", "reference", "_internal.judge"],
+    ["engine", "reference", "_internal.judge", "parameters"],
     ["evaluation"],
-    ["explain"],
+    ["explain", "timeline"],
     ["plan", "diff"],
     ["lint", "render"],
     ["batch", "scenarios", "strategies"],

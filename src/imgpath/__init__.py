@@ -30,6 +30,10 @@ from . import explain as _explain, lint as _lint, plan as _plan, render as _rend
 from .plan import calendar
 from .diff import Diff, diff  # a lazily imported submodule named diff would shadow the function
 from .batch import evaluate_many
+from .examples import example, examples_dir
+from .parameters import Parameter, Parameters, parameters
+from .timeline import Timeline, timeline
+from . import frame as _frame  # noqa: F401  (provides to_frame() of parameters, timelines, comparisons)
 
 __all__ = [
     "Applicant",
@@ -41,9 +45,12 @@ __all__ = [
     "ImgpathError",
     "InvalidArguments",
     "InvalidFacts",
+    "Parameter",
+    "Parameters",
     "QueryError",
     "RuleError",
     "Rulebook",
+    "Timeline",
     "UnknownConclusion",
     "UnknownRule",
     "Verdict",
@@ -53,10 +60,14 @@ __all__ = [
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
+    "example",
+    "examples_dir",
     "load_applicant",
     "load_rulebook",
+    "parameters",
     "rulebook",
     "strategies",
+    "timeline",
     "to_frame",
 ]
 

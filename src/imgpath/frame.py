@@ -10,10 +10,11 @@ import datetime as _dt
 from collections.abc import Iterable
 from typing import Any
 
+from ._internal import views
 from .batch import evaluate_many, result_row, unflatten
 from .evaluation import Evaluation
 
-__all__ = ["evaluate_frame", "to_frame"]
+__all__ = ["evaluate_frame", "records_frame", "to_frame"]
 
 
 def to_frame(evaluations: Iterable[Evaluation], *, index: Iterable[Any] | None = None) -> Any:
@@ -30,6 +31,17 @@ def evaluate_frame(df: Any, *, as_of: _dt.date | None = None, workers: int | Non
     docs = [unflatten({str(k): ("" if _missing(v) else str(v)) for k, v in row.items()})
             for row in df.to_dict(orient="records")]
     return to_frame(evaluate_many(docs, as_of=as_of, workers=workers), index=df.index)
+
+
+def records_frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
+    """A ``pandas.DataFrame`` of plain records: what ``to_frame()`` of parameters, timelines and
+    comparisons returns (they live below this adapter and reach it through ``views``)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+views.provide("records_frame", records_frame)
 
 
 def _missing(v: Any) -> bool:
