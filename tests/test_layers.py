@@ -38,7 +38,7 @@ FLOORS: list[list[str]] = [
     ["plan", "diff"],
     ["lint", "render"],
     ["batch", "scenarios", "strategies"],
-    ["frame", "bench"],
+    ["frame", "bench", "compare"],
     ["cli"],
     ["__main__", "__init__"],
 ]

@@ -33,10 +33,12 @@ from .batch import evaluate_many
 from .examples import example, examples_dir
 from .parameters import Parameter, Parameters, parameters
 from .timeline import Timeline, timeline
+from .compare import Comparison, compare
 from . import frame as _frame  # noqa: F401  (provides to_frame() of parameters, timelines, comparisons)
 
 __all__ = [
     "Applicant",
+    "Comparison",
     "Conclusion",
     "Confidence",
     "Diff",
@@ -56,6 +58,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "calendar",
+    "compare",
     "diff",
     "evaluate",
     "evaluate_frame",

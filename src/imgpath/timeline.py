@@ -269,12 +269,12 @@ class _Scan:
         """Each day in ``(start, end]`` on which an input of the evaluation differs from the day before,
         with what changed."""
         prev_ctx = Context(self.book, self.applicant, start)
-        prev_atoms = self._atoms(prev_ctx)
+        prev_atoms, prev_where = self._atoms(prev_ctx)
         day = start
         while day < end:
             day += _dt.timedelta(days=1)
             ctx = Context(self.book, self.applicant, day)
-            atoms = self._atoms(ctx)
+            atoms, where = self._atoms(ctx)
             reasons: list[str] = []
             if day in self.law_days:
                 reasons.extend(self._law(day))
@@ -283,10 +283,10 @@ class _Scan:
             if ctx.applicant != prev_ctx.applicant:
                 reasons.extend(_fact_changes(prev_ctx.applicant, ctx.applicant, day))
             if atoms != prev_atoms:
-                reasons.extend(_atom_changes(prev_atoms, atoms))
+                reasons.extend(_atom_changes(prev_atoms, atoms, prev_where, where))
             if reasons or day in self.law_days:
                 yield day, reasons[:4]
-            prev_ctx, prev_atoms = ctx, atoms
+            prev_ctx, prev_atoms, prev_where = ctx, atoms, where
 
     # ------------------------------------------------------------------ inputs
 
@@ -299,12 +299,14 @@ class _Scan:
                 out.append(f"rule {r.id} ends on {r.effective_until}")
         return out
 
-    def _atoms(self, ctx: Context) -> dict[str, Any]:
-        """Text of each date-dependent part (with its binding) -> its value on ``ctx.as_of``."""
+    def _atoms(self, ctx: Context) -> tuple[dict[str, Any], dict[str, tuple[ex.Node, ex.Env]]]:
+        """Text of each date-dependent part (with its binding) -> its value on ``ctx.as_of``, and
+        -> the part and the environment it was computed in (to explain a change)."""
         out: dict[str, Any] = {}
+        where: dict[str, tuple[ex.Node, ex.Env]] = {}
         for rule, columns, steps in self.probes:
             if rule.for_var is None:
-                _run(steps, ctx.env(), out, "")
+                _run(steps, ctx.env(), out, "", where)
                 continue
             table = self.book.tables[rule.for_table]  # type: ignore[index]
             seen: set[tuple[Any, ...]] = set()
@@ -314,8 +316,9 @@ class _Scan:
                 if group in seen:
                     continue  # another row with the same figures gives the same values
                 seen.add(group)
-                _run(steps, ctx.env({rule.for_var: row}), out, f" [{rule.for_var} {key}]" if columns else "")
-        return out
+                _run(steps, ctx.env({rule.for_var: row}), out, f" [{rule.for_var} {key}]" if columns else "",
+                     where)
+        return out, where
 
     def _compile(self, node: ex.Node, where: str) -> list[tuple[Any, ...]]:
         """The steps that compute a node's date-dependent parts: ``("value", node, text)`` for a part
@@ -339,17 +342,19 @@ class _Scan:
         return False
 
 
-def _run(steps: list[tuple[Any, ...]], env: ex.Env, out: dict[str, Any], where: str) -> None:
+def _run(steps: list[tuple[Any, ...]], env: ex.Env, out: dict[str, Any], where: str,
+         parts: dict[str, tuple[ex.Node, ex.Env]]) -> None:
     for step in steps:
         if step[0] == "value":
             out[step[2] + where] = ex.value(step[1], env)
+            parts[step[2] + where] = (step[1], env)
             continue
         quant = step[1]
         items = ex.value(quant.source, env)
         if items is ex.UNKNOWN or items is ex.NONE:
             continue
         for i, item in enumerate(items):
-            _run(step[2], env.bind(quant.var, item), out, f"{where} [{quant.source.dotted}[{i}]]")
+            _run(step[2], env.bind(quant.var, item), out, f"{where} [{quant.source.dotted}[{i}]]", parts)
 
 
 def _columns(step: tuple[Any, ...], var: str | None) -> set[str]:
@@ -465,19 +470,34 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _atom_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    out = []
+def _atom_changes(before: Mapping[str, Any], after: Mapping[str, Any],
+                  was: Mapping[str, tuple[ex.Node, ex.Env]], now: Mapping[str, tuple[ex.Node, ex.Env]]) -> list[str]:
+    """The date conditions that changed, each named by its smallest part that changed."""
+    out: list[str] = []
     for text, value in after.items():
-        old = before.get(text, ex.UNKNOWN)
-        if old == value:
+        if before.get(text, ex.UNKNOWN) == value:
             continue
-        shown = re.sub(r"\[[^\[\]]{40,}\]", "[…]", " ".join(text.split()))  # long literal lists
-        shown = shown if len(shown) <= 140 else shown[:60] + " … " + shown[-70:]
-        if isinstance(value, ex.K):
-            out.append(f"{shown} becomes {('false', 'unknown', 'true')[value]}")
-        else:
-            out.append(f"{shown} is now {_text(value)}")
+        suffix = text[len(" ".join(ex.render(now[text][0]).split())):]
+        node = now[text][0]
+        parts = _changed_parts(node, was[text][1], now[text][1]) if text in was else [node]
+        for part in parts:
+            shown = re.sub(r"\[[^\[\]]{40,}\]", "[…]", " ".join(ex.render(part).split()))  # long literal lists
+            shown = (shown if len(shown) <= 140 else shown[:60] + " … " + shown[-70:]) + suffix
+            new = ex.value(part, now[text][1])
+            line = (f"{shown} becomes {('false', 'unknown', 'true')[new]}" if isinstance(new, ex.K)
+                    else f"{shown} is now {_text(new)}")
+            if line not in out:
+                out.append(line)
     return out
+
+
+def _changed_parts(node: ex.Node, before: ex.Env, after: ex.Env) -> list[ex.Node]:
+    """The smallest parts of a condition (comparisons, aggregates, quantifiers) whose value changed."""
+    if isinstance(node, (ex.And, ex.Or, ex.Not)):
+        inner = [p for child in ex.children(node) if ex.value(child, before) != ex.value(child, after)
+                 for p in _changed_parts(child, before, after)]
+        return inner or [node]
+    return [node]
 
 
 def _text(value: Any) -> str:
