@@ -38,7 +38,7 @@ FLOORS: list[list[str]] = [
     ["plan", "diff"],
     ["lint", "render"],
     ["batch", "scenarios", "strategies"],
-    ["frame", "bench", "compare"],
+    ["frame", "bench", "compare", "dask_frame"],
     ["cli"],
     ["__main__", "__init__"],
 ]

@@ -61,6 +61,7 @@ __all__ = [
     "compare",
     "diff",
     "evaluate",
+    "evaluate_dask",
     "evaluate_frame",
     "evaluate_many",
     "example",
@@ -83,6 +84,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(".strategies", __name__)
     if name in ("to_frame", "evaluate_frame"):  # pandas is optional (the `pandas` extra)
         return getattr(importlib.import_module(".frame", __name__), name)
+    if name == "evaluate_dask":  # dask is optional (the `dask` extra)
+        return getattr(importlib.import_module(".dask_frame", __name__), name)
     raise AttributeError(f"module 'imgpath' has no attribute {name!r}")
 
 
