@@ -54,6 +54,7 @@ class Difference:
     value_after: Any
     rules_before: tuple[str, ...]
     rules_after: tuple[str, ...]
+    kind: str = "boolean"
 
     @property
     def flips(self) -> bool:
@@ -67,8 +68,16 @@ class Difference:
                 "rules_before": list(self.rules_before), "rules_after": list(self.rules_after)}
 
     def __str__(self) -> str:
-        return (f"{self.applicant}  {self.label}: {_answer(self.before, self.value_before)} -> "
-                f"{_answer(self.after, self.value_after)}")
+        return f"{self.applicant}  {self.label}: {self.answer_before} -> {self.answer_after}"
+
+    @property
+    def answer_before(self) -> str:
+        """The answer before as people read it: a verdict, a value, a set's members."""
+        return _answer(self.before, self.value_before, self.kind)
+
+    @property
+    def answer_after(self) -> str:
+        return _answer(self.after, self.value_after, self.kind)
 
 
 class Comparison:
@@ -108,8 +117,7 @@ class Comparison:
 
     def summary(self) -> list[tuple[str, str, int]]:
         """(conclusion, 'before -> after', how many applicants), most frequent first."""
-        counts = Counter((d.label, f"{_answer(d.before, d.value_before)} -> {_answer(d.after, d.value_after)}")
-                         for d in self.differences)
+        counts = Counter((d.label, f"{d.answer_before} -> {d.answer_after}") for d in self.differences)
         return [(label, change, n) for (label, change), n in counts.most_common()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,8 +149,7 @@ class Comparison:
         lines = [self._head()]
         width = max((len(d.applicant) for d in self.differences), default=0)
         for d in self.differences:
-            lines.append(f"  {d.applicant:<{width}}  {d.label}: {_answer(d.before, d.value_before)} -> "
-                         f"{_answer(d.after, d.value_after)}")
+            lines.append(f"  {d.applicant:<{width}}  {d.label}: {d.answer_before} -> {d.answer_after}")
         for applicant, error in self.errors:
             lines.append(f"  {applicant}: not evaluated: {error}")
         return "\n".join(lines)
@@ -152,7 +159,7 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         rows = [[_html.esc(d.applicant), f"<code>{_html.esc(d.label)}</code>",
-                 _verdict_html(d.before, d.value_before), _verdict_html(d.after, d.value_after),
+                 _verdict_html(d.before, d.answer_before), _verdict_html(d.after, d.answer_after),
                  f"<span class='c'>{_html.esc(', '.join(d.rules_after or d.rules_before)[:120])}</span>"]
                 for d in self.differences]
         errors = "".join(f"<div class='c'>{_html.esc(i)}: not evaluated: {_html.esc(e)}</div>" for i, e in self.errors)
@@ -245,7 +252,8 @@ def _differences(ident: str, a: Evaluation, b: Evaluation, wanted: set[str] | No
             continue
         label = (before or after).label  # type: ignore[union-attr]
         yield Difference(ident, label, name, dict(args), vb[0], va[0], vb[1], va[1],
-                         before.rules if before else (), after.rules if after else ())
+                         before.rules if before else (), after.rules if after else (),
+                         (before or after).kind)  # type: ignore[union-attr]
 
 
 def _side(ev: Evaluation, key: Any, include_internal: bool) -> Conclusion | None | bool:
@@ -258,15 +266,14 @@ def _side(ev: Evaluation, key: Any, include_internal: bool) -> Conclusion | None
     return ev.at(key)
 
 
-def _answer(verdict: str, value: Any) -> str:
-    if value is None or value == ():
-        return verdict.upper()
-    return f"{verdict.upper()} {', '.join(map(str, value)) if isinstance(value, tuple) else value}"
+def _answer(verdict: str, value: Any, kind: str) -> str:
+    return ABSENT if verdict == ABSENT else _html.answer(verdict, value, kind)
 
 
-def _verdict_html(verdict: str, value: Any) -> str:
-    shown = "" if value is None or value == () else " " + _html.esc(_answer(verdict, value).split(" ", 1)[1])
-    return (_html.badge(verdict) if verdict != ABSENT else "<span class='c'>absent</span>") + shown
+def _verdict_html(verdict: str, shown: str) -> str:
+    if verdict == ABSENT:
+        return "<span class='c'>absent</span>"
+    return _html.badge(verdict) + ("" if shown == verdict.upper() else f" {_html.esc(shown)}")
 
 
 def _plain(value: Any) -> Any:

@@ -102,7 +102,8 @@ class Change:
                 "reasons": list(self.reasons), "rules": list(self.rules)}
 
     def __str__(self) -> str:
-        return (f"{self.date}  {_answer(self.before, self.value_before)} -> {_answer(self.verdict, self.value)}"
+        return (f"{self.date}  {self.before.value} -> {self.verdict.value}"
+                f"{'' if self.value == self.value_before else f' ({_text(self.value_before)} -> {_text(self.value)})'}"
                 f"  ({'; '.join(self.reasons) or 'see the rules'})")
 
 
@@ -173,8 +174,9 @@ class Timeline:
         lines = [f"{self.label} from {self.start} to {self.end}: {n} change{'s' if n != 1 else ''} "
                  f"({self.examined} date(s) evaluated)"]
         first = self.periods[0]
-        rows = [(first.start, _answer(first.verdict, first.value), "at the start")]
-        rows += [(c.date, _answer(c.verdict, c.value), "; ".join(c.reasons) or "see the rules") for c in self.changes]
+        rows = [(first.start, self._answer(first.verdict, first.value), "at the start")]
+        rows += [(c.date, self._answer(c.verdict, c.value), "; ".join(c.reasons) or "see the rules")
+                 for c in self.changes]
         width = min(12, max(len(answer) for _, answer, _ in rows))
         for day, answer, why in rows:
             if len(answer) <= width:
@@ -182,15 +184,18 @@ class Timeline:
             else:  # a long value: the reason on its own line
                 lines += [f"  {day}  {answer}", f"  {'':<10}  {'':<{width}}  {why}"]
         last = self.periods[-1]
-        lines.append(f"  (still {_answer(last.verdict, last.value)} on {self.end})")
+        lines.append(f"  (still {self._answer(last.verdict, last.value)} on {self.end})")
         return "\n".join(lines)
+
+    def _answer(self, verdict: Verdict, value: Any) -> str:
+        return _html.answer(verdict.value, value, self.book.conclusions[self.name].kind)
 
     def __repr__(self) -> str:
         return f"<Timeline {self.label} {self.start}..{self.end}: {len(self.changes)} change(s)>"
 
     def _repr_html_(self) -> str:
         rows = [[_html.esc(p.start), _html.esc(p.end), _html.badge(p.verdict.value),
-                 _html.esc("" if p.value is None else _text(p.value)),
+                 _html.esc(self._answer(p.verdict, p.value) if p.value not in (None, ()) else ""),
                  f"<span class='c'>{_html.esc('; '.join(c.reasons) if c else 'at the start')}</span>",
                  f"<span class='c'>{_html.esc(', '.join(p.rules[:3]))}</span>"]
                 for p, c in zip(self.periods, (None, *self.changes), strict=True)]
@@ -481,7 +486,7 @@ def _atom_changes(before: Mapping[str, Any], after: Mapping[str, Any],
         node = now[text][0]
         parts = _changed_parts(node, was[text][1], now[text][1]) if text in was else [node]
         for part in parts:
-            shown = re.sub(r"\[[^\[\]]{40,}\]", "[…]", " ".join(ex.render(part).split()))  # long literal lists
+            shown = re.sub(r"\[[^\[\]]{80,}\]", "[…]", " ".join(ex.render(part).split()))  # long literal lists
             shown = (shown if len(shown) <= 140 else shown[:60] + " … " + shown[-70:]) + suffix
             new = ex.value(part, now[text][1])
             line = (f"{shown} becomes {('false', 'unknown', 'true')[new]}" if isinstance(new, ex.K)
@@ -506,12 +511,6 @@ def _text(value: Any) -> str:
     if isinstance(value, tuple):
         return ", ".join(map(str, value))
     return str(value)
-
-
-def _answer(verdict: Verdict, value: Any) -> str:
-    if value is None or value == ():
-        return verdict.value.upper()
-    return f"{verdict.value.upper()} {_text(value)}"
 
 
 def _plain(value: Any) -> Any:

@@ -1,8 +1,10 @@
-"""Small HTML pieces for the Jupyter views of parameters, timelines and comparisons.
+"""Small presentation pieces for parameters, timelines and comparisons: answers as text, and HTML.
 
-Self-contained like :mod:`imgpath.render` (inline CSS, no JavaScript, every text escaped); the
-objects that use it render themselves, so nothing here imports a layer.
+The HTML is self-contained like :mod:`imgpath.render` (inline CSS, no JavaScript, every text
+escaped); the objects that use it render themselves, so nothing here imports a layer.
 
+>>> answer("yes", 3, "value"), answer("yes", ("iga", "persecution"), "set"), answer("no", (), "set")
+('3', 'iga, persecution', 'none')
 >>> badge("yes")
 '<span class="b yes">YES</span>'
 >>> table(["a"], [["<b>"]], raw=False)
@@ -15,7 +17,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["badge", "esc", "link", "table", "wrap"]
+__all__ = ["answer", "badge", "esc", "link", "table", "wrap"]
 
 _CSS = """<style>
 .imgpath{font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:13px;line-height:1.4}
@@ -25,6 +27,20 @@ _CSS = """<style>
 .imgpath .yes{background:#2e7d32}.imgpath .no{background:#c62828}.imgpath .unknown{background:#8d6e00}
 .imgpath .c{color:#555;font-size:11px}.imgpath code{background:#f4f4f4;padding:0 3px}
 </style>"""
+
+
+def answer(verdict: str, value: Any, kind: str) -> str:
+    """A conclusion's answer as people read it: YES / NO / UNKNOWN for a yes/no conclusion, the value
+    of a valued one (its verdict when the value is unknown), the members of a set ('none' when empty)."""
+    verdict = str(verdict)
+    if kind == "set" and isinstance(value, (tuple, list)):
+        members = ", ".join(map(str, value))
+        if verdict == "unknown":
+            return f"{members} + undecided" if members else "UNKNOWN"
+        return members or "none"
+    if kind == "value" and value is not None:
+        return str(value)
+    return verdict.upper()
 
 
 def esc(text: Any) -> str:
