@@ -37,8 +37,8 @@ def _cohort(tmp_path: Path) -> Path:
 def test_a_cohort_on_a_local_cluster_matches_one_process(tmp_path: Path) -> None:
     path = _cohort(tmp_path)
     frame = dd.read_csv(str(path), dtype=str, keep_default_na=False).repartition(npartitions=4)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
         result = imgpath.evaluate_dask(frame, conclusions=CONCLUSIONS).compute()
         assert len(client.scheduler_info()["workers"]) == 2
     assert list(result.columns) == ["id", "as_of", "season", *CONCLUSIONS, "error"]

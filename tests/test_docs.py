@@ -269,7 +269,7 @@ def _named_run(text: str, page: str) -> dict[str, Any]:
     import json
 
     runs = sorted(set(_bench().RUN.findall(text)))
-    assert len(runs) == 1, f"{page}: name the one benchmark run its figures come from (benchmarks/....json), found {runs}"
+    assert len(runs) == 1, f"{page}: name the one benchmark run its figures come from (benchmarks/...json): {runs}"
     path = ROOT / runs[0]
     assert path.is_file(), f"{page} names {runs[0]}, which is not in the repository"
     return json.loads(path.read_text())  # type: ignore[no-any-return]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -123,7 +124,7 @@ def test_bad_questions_are_refused() -> None:
         imgpath.timeline(doc, "img", start=dt.date(2026, 1, 1), end=dt.date(2026, 2, 1)).at(dt.date(2027, 1, 1))
 
 
-def test_renderings_and_the_command(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_renderings_and_the_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     t = imgpath.timeline(FLORIDA, "alt_pathway_eligible", start=dt.date(2024, 1, 1), end=dt.date(2027, 12, 31),
                          state="FL")
     doc = json.loads(json.dumps(t.to_dict()))

@@ -14,7 +14,8 @@ repository root, after committing the rules change:
 
 ``--since`` is the revision of the newest section's rules (printed at its head); ``--until``
 defaults to the working tree. The new section goes on top of the page, and when its rules are
-those of the working tree the fingerprints are rewritten. ``python docs/_ext/gen_changelog.py check`` lists the probes that drifted.
+those of the working tree the fingerprints are rewritten. ``python docs/_ext/gen_changelog.py check``
+lists the probes that drifted.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import attrs
 
 from ._internal import html as _html
 from ._internal import views
+from ._internal.version import VERSION
 from .batch import read_cohort
 from .errors import InvalidFacts, QueryError
 from .evaluation import Conclusion, Evaluation, as_applicant, evaluate
@@ -121,7 +122,7 @@ class Comparison:
         return [(label, change, n) for (label, change), n in counts.most_common()]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": "imgpath.compare/1",
+        return {"format": "imgpath.compare/1", "imgpath": VERSION,
                 "base": {"name": self.base.name, "digest": self.base.digest},
                 "reform": {"name": self.reform.name, "digest": self.reform.digest},
                 "as_of": self.as_of.isoformat() if self.as_of else None,

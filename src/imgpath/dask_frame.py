@@ -52,7 +52,8 @@ def evaluate_dask(frame: Any, *, as_of: _dt.date | None = None, conclusions: Ite
     elif isinstance(frame, pd.DataFrame):
         frame = dd.from_pandas(frame, npartitions=1)
     elif not isinstance(frame, dd.DataFrame):
-        raise QueryError(f"evaluate_dask: expected a dask or pandas DataFrame or a CSV path, got {type(frame).__name__}")
+        raise QueryError("evaluate_dask: expected a dask or pandas DataFrame or a CSV path, got "
+                         f"{type(frame).__name__}")
     book = rulebook if rulebook is not None else default_rulebook()
     keys, labels = instances(book, conclusions)
     columns = (["id"] if "id" in frame.columns else []) + ["as_of", "season", *labels, "error"]

@@ -32,6 +32,7 @@ import attrs
 
 from ._internal import html as _html
 from ._internal import views
+from ._internal.version import VERSION
 from .context import match_day
 from .errors import QueryError
 from .rulebook import BEGINNING, END_OF_TIME, Confidence, Rulebook, Source, Window, rulebook
@@ -123,7 +124,7 @@ class Parameters:
         return [p for p in self.items if p.name == name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": "imgpath.parameters/1",
+        return {"format": "imgpath.parameters/1", "imgpath": VERSION,
                 "rulebook": {"name": self.book.name, "digest": self.book.digest},
                 "query": {k: _plain(v) for k, v in self.query.items() if v is not None},
                 "parameters": [p.to_dict() for p in self.items]}
@@ -159,11 +160,14 @@ class Parameters:
             rows = []
             for p in self.history(name):
                 srcs = ", ".join(_html.link(s.id, s.url) for s in p.sources[:3])
-                rows.append([_html.esc(_key_text(p)), _html.esc(_window_text(p.window)), f"<b>{_html.esc(_text(p.value))}</b>",
-                             f"<span class='c'>{_html.esc(p.confidence.value)}</span>", f"<span class='c'>{srcs}</span>",
+                rows.append([_html.esc(_key_text(p)), _html.esc(_window_text(p.window)),
+                             f"<b>{_html.esc(_text(p.value))}</b>",
+                             f"<span class='c'>{_html.esc(p.confidence.value)}</span>",
+                             f"<span class='c'>{srcs}</span>",
                              f"<span class='c'>{_html.esc(p.note[:160])}</span>"])
-            blocks.append(f"<div><code>{_html.esc(name)}</code> <span class='c'>{_html.esc(self.history(name)[0].file)}"
-                          f"</span>{_html.table(['row', 'window', 'value', 'confidence', 'sources', 'note'], rows)}</div>")
+            head = ["row", "applies", "value", "confidence", "sources", "note"]
+            blocks.append(f"<div><code>{_html.esc(name)}</code> <span class='c'>"
+                          f"{_html.esc(self.history(name)[0].file)}</span>{_html.table(head, rows)}</div>")
         head = (f"<b>imgpath parameters</b> <span class='c'>{len(self.items)} value(s) · rulebook "
                 f"{_html.esc(self.book.digest)}</span>")
         return _html.wrap(head + ("".join(blocks) or f"<div>{_html.esc(str(self))}</div>"))

@@ -54,6 +54,7 @@ import attrs
 from . import expressions as ex
 from ._internal import html as _html
 from ._internal import views
+from ._internal.version import VERSION
 from .context import Context, RowRef
 from .errors import QueryError
 from .evaluation import Verdict, as_applicant, evaluate
@@ -156,7 +157,7 @@ class Timeline:
         return None if p.end == self.end else p.end
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": "imgpath.timeline/1", "conclusion": self.label, "name": self.name,
+        return {"format": "imgpath.timeline/1", "imgpath": VERSION, "conclusion": self.label, "name": self.name,
                 "args": dict(sorted(self.args.items())), "from": self.start.isoformat(),
                 "to": self.end.isoformat(), "engine": self.engine,
                 "rulebook": {"name": self.book.name, "digest": self.book.digest},
@@ -200,7 +201,8 @@ class Timeline:
                  f"<span class='c'>{_html.esc(', '.join(p.rules[:3]))}</span>"]
                 for p, c in zip(self.periods, (None, *self.changes), strict=True)]
         head = (f"<b>timeline of <code>{_html.esc(self.label)}</code></b> <span class='c'>{_html.esc(self.start)} "
-                f"to {_html.esc(self.end)} · {len(self.changes)} change(s) · {self.examined} date(s) evaluated</span>")
+                f"to {_html.esc(self.end)} · {len(self.changes)} change(s) · {self.examined} date(s) evaluated"
+                "</span>")
         return _html.wrap(head + _html.table(["from", "until", "verdict", "value", "why it changed", "rules"], rows))
 
 
