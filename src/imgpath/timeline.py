@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -59,7 +59,7 @@ from .context import Context, RowRef
 from .errors import QueryError
 from .evaluation import Verdict, as_applicant, evaluate
 from .facts import Applicant, field_meta, key_of, section_classes
-from .rulebook import Rule, Rulebook, rulebook
+from .rulebook import BEGINNING, END_OF_TIME, Rule, Rulebook, rulebook
 
 __all__ = ["Change", "Period", "Timeline", "timeline"]
 
@@ -262,7 +262,9 @@ class _Scan:
         self.book = book
         self.applicant = applicant
         self.rules = _instance_cone(book, name, args)
-        self.law_days = set(book.change_dates())
+        # the days the rules of the cone enter or leave force, and any other day the rulebook says it
+        # changes (change_dates() may hold more than rule windows: dated parameters)
+        self.law_days = _rule_days(self.rules) | (set(book.change_dates()) - _rule_days(book.rules))
         self.defaulted = _defaulted_fields()
         # per rule with date-dependent conditions: the columns of its 'for' row they read, and the steps
         self.probes = []
@@ -396,6 +398,17 @@ def _instance_cone(book: Rulebook, name: str, args: Mapping[str, Any]) -> list[R
                         literal = all(isinstance(v, ex.Const) for _, v in ref.args)
                         todo.append((ref.name, tuple((k, v.value) for k, v in ref.args) if literal else None))
     return [r for r in book.rules if r.id in chosen]
+
+
+def _rule_days(rules: Iterable[Rule]) -> set[_dt.date]:
+    """The days some of ``rules`` come into force or end (the day after their last day)."""
+    out = set()
+    for r in rules:
+        if r.effective_from > BEGINNING:
+            out.add(r.effective_from)
+        if r.effective_until < END_OF_TIME:
+            out.add(r.effective_until + _dt.timedelta(days=1))
+    return out
 
 
 def _nodes(rule: Rule) -> Iterator[ex.Node]:
