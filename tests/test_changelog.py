@@ -60,3 +60,17 @@ def test_a_change_of_the_law_is_drift() -> None:
     probes = {"examples/india-img-2027.toml", "examples/green-card-img.toml"}
     assert gen.drift(reform, only=probes) == ["examples/india-img-2027.toml"]  # she asks about Texas
     assert gen.drift(only=probes) == []
+
+
+def test_an_edited_probe_document_is_a_new_probe_not_drift(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    original = gen.probes
+
+    def edited():  # type: ignore[no-untyped-def]
+        for ident, applicant in original():
+            if ident == "examples/india-img-2027.toml":
+                applicant = applicant.with_facts({"interest": {"states": ["NY"]}})
+            yield ident, applicant
+
+    monkeypatch.setattr(gen, "probes", edited)
+    reform = imgpath.rulebook().with_parameters({"states.TX.img_gme_years": 3})
+    assert gen.drift(reform, only={"examples/india-img-2027.toml"}) == []

@@ -5,9 +5,10 @@ The probes are the bundled example applicants (each on its own ``as_of``) and th
 versions of ``rules/`` (git revisions), every probe is evaluated under both rulebooks with
 :func:`imgpath.compare` and each verdict or value that differs is listed.
 
-``docs/_ext/changelog-verdicts.json`` records a fingerprint of every probe's verdicts under the
-rulebook of the newest section; ``tests/test_changelog.py`` fails when a probe's verdicts no longer
-match it — a change that flips verdicts must come with its changelog section. Run from the
+``docs/_ext/changelog-verdicts.json`` records a fingerprint of every probe's document and verdicts
+under the rulebook of the newest section; ``tests/test_changelog.py`` fails when an unchanged
+probe's verdicts no longer match it — a change that flips verdicts must come with its changelog
+section (an edited or new probe document is a new probe, not drift). Run from the
 repository root, after committing the rules change:
 
     python docs/_ext/gen_changelog.py record --since REV --title "What changed" [--until REV]
@@ -66,15 +67,24 @@ def answers(book: Rulebook, only: set[str] | None = None) -> dict[str, dict[str,
     return out
 
 
-def fingerprint(answer: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(answer, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def fingerprint(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fingerprints(book: Rulebook) -> dict[str, dict[str, str]]:
+    """Probe id -> the fingerprints of its document and of its answers."""
+    documents = {ident: fingerprint(a.to_dict()) for ident, a in probes()}
+    return {p: {"document": documents[p], "answers": fingerprint(a)} for p, a in sorted(answers(book).items())}
 
 
 def drift(book: Rulebook | None = None, only: set[str] | None = None) -> list[str]:
-    """Probes present in the record whose verdicts now differ from it (new probes are not drift)."""
+    """Probes whose answers differ from the record while their document did not change (a new or
+    edited document is a new probe, not a change of the law)."""
     recorded = json.loads(FINGERPRINTS.read_text())["probes"]
-    current = answers(book or imgpath.rulebook(), only)
-    return sorted(p for p, a in current.items() if p in recorded and recorded[p] != fingerprint(a))
+    documents = {ident: fingerprint(a.to_dict()) for ident, a in probes()}
+    same = {p for p, d in documents.items() if p in recorded and recorded[p]["document"] == d}
+    current = answers(book or imgpath.rulebook(), same if only is None else same & only)
+    return sorted(p for p, a in current.items() if recorded[p]["answers"] != fingerprint(a))
 
 
 def rules_at(rev: str, into: Path) -> Path:
@@ -121,9 +131,7 @@ def record(since: str, until: str | None, title: str) -> None:
     intro, _, rest = page.partition(MARKER)
     PAGE.write_text(f"{intro}{MARKER}\n\n{text}\n{rest.lstrip()}")
     if new.digest == imgpath.rulebook().digest:  # the newest rules: the test compares the working tree to them
-        FINGERPRINTS.write_text(json.dumps(
-            {"rulebook": new.digest, "probes": {p: fingerprint(a) for p, a in sorted(answers(new).items())}},
-            indent=1) + "\n")
+        FINGERPRINTS.write_text(json.dumps({"rulebook": new.digest, "probes": fingerprints(new)}, indent=1) + "\n")
 
 
 def _head() -> str:
