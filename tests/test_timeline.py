@@ -138,3 +138,14 @@ def test_renderings_and_the_command(capsys: pytest.CaptureFixture[str], tmp_path
     assert out.splitlines()[0].startswith("alt_pathway_eligible(state='FL') from 2024-01-01 to 2027-12-31: 2 changes")
     assert main(["timeline", str(path), "alt_pathway_eligible", "--from", "2024-01-01", "--to", "2027-12-31"]) == 2
     assert "takes state=" in capsys.readouterr().err
+
+
+def test_an_unknown_period_names_what_would_decide_it() -> None:
+    student = {"person": {"citizenship": ["PK"], "us_status": "none", "in_us": False},
+               "school": {"country": "PK", "degree": "MBBS", "ecfmg_note": {"from": 1975}, "graduated": "2027-06-30"},
+               "exams": [{"exam": "step1", "date": "2026-05-10", "result": "pass"}]}
+    t = imgpath.timeline(student, "pathway_eligible", start=dt.date(2026, 12, 6), end=dt.date(2027, 12, 31), pathway=3)
+    (period,) = t.periods
+    assert period.verdict.value == "unknown" and "school.wfme_recognized" in period.missing
+    assert "missing: school.wfme_recognized" in str(t)
+    assert t.to_dict()["periods"][0]["missing"] == list(period.missing)

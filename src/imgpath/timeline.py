@@ -69,20 +69,22 @@ MAX_YEARS = 60
 
 @attrs.frozen
 class Period:
-    """Days ``start``..``end`` (both included) with one verdict and value; ``rules`` gave it."""
+    """Days ``start``..``end`` (both included) with one verdict and value; ``rules`` gave it, and
+    ``missing`` names what would decide an UNKNOWN (as on the period's first day)."""
 
     start: _dt.date
     end: _dt.date
     verdict: Verdict
     value: Any
     rules: tuple[str, ...]
+    missing: tuple[str, ...] = ()
 
     def __contains__(self, day: _dt.date) -> bool:
         return self.start <= day <= self.end
 
     def to_dict(self) -> dict[str, Any]:
         return {"from": self.start.isoformat(), "until": self.end.isoformat(), "verdict": self.verdict.value,
-                "value": _plain(self.value), "rules": list(self.rules)}
+                "value": _plain(self.value), "rules": list(self.rules), "missing": list(self.missing)}
 
 
 @attrs.frozen
@@ -174,10 +176,11 @@ class Timeline:
         n = len(self.changes)
         lines = [f"{self.label} from {self.start} to {self.end}: {n} change{'s' if n != 1 else ''} "
                  f"({self.examined} date(s) evaluated)"]
-        first = self.periods[0]
-        rows = [(first.start, self._answer(first.verdict, first.value), "at the start")]
-        rows += [(c.date, self._answer(c.verdict, c.value), "; ".join(c.reasons) or "see the rules")
-                 for c in self.changes]
+        rows = [(p.start, self._answer(p.verdict, p.value),
+                 ("; ".join(c.reasons) or "see the rules") if c else "at the start")
+                + (f" — missing: {', '.join(p.missing[:4])}" if p.missing else "",)
+                for p, c in zip(self.periods, (None, *self.changes), strict=True)]
+        rows = [(day, answer, why + more) for day, answer, why, more in rows]
         width = min(12, max(len(answer) for _, answer, _ in rows))
         for day, answer, why in rows:
             if len(answer) <= width:
@@ -197,7 +200,8 @@ class Timeline:
     def _repr_html_(self) -> str:
         rows = [[_html.esc(p.start), _html.esc(p.end), _html.badge(p.verdict.value),
                  _html.esc(self._answer(p.verdict, p.value) if p.value not in (None, ()) else ""),
-                 f"<span class='c'>{_html.esc('; '.join(c.reasons) if c else 'at the start')}</span>",
+                 f"<span class='c'>{_html.esc('; '.join(c.reasons) if c else 'at the start')}"
+                 f"{_html.esc(' — missing: ' + ', '.join(p.missing)) if p.missing else ''}</span>",
                  f"<span class='c'>{_html.esc(', '.join(p.rules[:3]))}</span>"]
                 for p, c in zip(self.periods, (None, *self.changes), strict=True)]
         head = (f"<b>timeline of <code>{_html.esc(self.label)}</code></b> <span class='c'>{_html.esc(self.start)} "
@@ -228,26 +232,30 @@ def timeline(applicant: Applicant | Mapping[str, Any], name: str, *, start: _dt.
     app = as_applicant(applicant)
     book = rulebook if rulebook is not None else _default()
 
-    def answer(day: _dt.date) -> tuple[Verdict, Any, tuple[str, ...], str]:
+    def answer(day: _dt.date) -> tuple[Any, Any]:
         ev = evaluate(app, as_of=day, rulebook=book, engine=engine, _goals=[name])
-        c = ev.conclusion(name, **args)  # UnknownConclusion / InvalidArguments name the problem
-        return c.verdict, c.value, c.rules, c.label
+        return ev, ev.conclusion(name, **args)  # UnknownConclusion / InvalidArguments name the problem
 
-    verdict, value, rules, label = answer(start)
+    def missing(ev: Any, c: Any) -> tuple[str, ...]:
+        """What would decide an UNKNOWN (facts, unsourced figures), read on the period's first day."""
+        return tuple(ev.why_not(name, **args).decided_by) if c.verdict is Verdict.UNKNOWN else ()
+
+    ev, c = answer(start)
+    label = c.label
     scan = _Scan(book, app, name, args)
     periods: list[Period] = []
     changes: list[Change] = []
-    current = (start, verdict, value, rules)
+    current = (start, c.verdict, c.value, c.rules, missing(ev, c))
     examined = 1
     for day, reasons in scan.candidates(start, end):
         examined += 1
-        v, val, r, _ = answer(day)
-        if (v, val) == (current[1], current[2]):
+        ev, c = answer(day)
+        if (c.verdict, c.value) == (current[1], current[2]):
             continue
-        periods.append(Period(current[0], day - _dt.timedelta(days=1), current[1], current[2], current[3]))
-        changes.append(Change(day, v, val, current[1], current[2], tuple(reasons), r))
-        current = (day, v, val, r)
-    periods.append(Period(current[0], end, current[1], current[2], current[3]))
+        periods.append(Period(current[0], day - _dt.timedelta(days=1), *current[1:]))
+        changes.append(Change(day, c.verdict, c.value, current[1], current[2], tuple(reasons), c.rules))
+        current = (day, c.verdict, c.value, c.rules, missing(ev, c))
+    periods.append(Period(current[0], end, *current[1:]))
     return Timeline(name, args, label, start, end, periods, changes, examined, book, engine)
 
 
