@@ -12,7 +12,8 @@ threshold (``as_of <= ecfmg.expires``, three years of practice within the last f
 1. the rules in force on *d* (:meth:`Rulebook.change_dates` lists every day they change);
 2. the Match season of *d* and its row of parameters (:class:`~imgpath.context.Context`);
 3. the facts known on *d* (:func:`~imgpath.context.known_at`: entries and event dates after
-   *d* are not yet known);
+   *d* are not yet known), and each fact a rule reads as the evaluation's context resolves it
+   on *d* (compared too, so a date rule inside the context is not missed either);
 4. *d* itself, which the rules read only through the date-dependent parts of their conditions:
    ``as_of``, the aggregates that count time up to ``as_of`` (``sum_years``,
    ``sum_years_since``), and the fields whose absence defaults to something dated ``as_of``
@@ -274,6 +275,10 @@ class _Scan:
         # changes (change_dates() may hold more than rule windows: dated parameters)
         self.law_days = _rule_days(self.rules) | (set(book.change_dates()) - _rule_days(book.rules))
         self.defaulted = _defaulted_fields()
+        sections = set(section_classes())
+        self.fields = sorted({n for r in self.rules for node in _nodes(r) for n in ex.walk(node)
+                              if isinstance(n, ex.Field) and n.root in sections and n.root != r.for_var},
+                             key=lambda f: f.dotted)
         # per rule with date-dependent conditions: the columns of its 'for' row they read, and the steps
         self.probes = []
         for r in self.rules:
@@ -287,6 +292,7 @@ class _Scan:
         with what changed."""
         prev_ctx = Context(self.book, self.applicant, start)
         prev_atoms, prev_where = self._atoms(prev_ctx)
+        prev_facts = self._facts(prev_ctx)
         day = start
         while day < end:
             day += _dt.timedelta(days=1)
@@ -297,13 +303,16 @@ class _Scan:
                 reasons.extend(self._law(day))
             if ctx.season != prev_ctx.season or ctx.season_row != prev_ctx.season_row:
                 reasons.append(f"Match season {ctx.season} begins")
+            facts = self._facts(ctx)
             if ctx.applicant != prev_ctx.applicant:
                 reasons.extend(_fact_changes(prev_ctx.applicant, ctx.applicant, day))
+            elif facts != prev_facts:
+                reasons.extend(f"{f} becomes {_text(facts[f])}" for f in facts if facts[f] != prev_facts.get(f))
             if atoms != prev_atoms:
                 reasons.extend(_atom_changes(prev_atoms, atoms, prev_where, where))
             if reasons or day in self.law_days:
                 yield day, reasons[:4]
-            prev_ctx, prev_atoms, prev_where = ctx, atoms, where
+            prev_ctx, prev_atoms, prev_where, prev_facts = ctx, atoms, where, facts
 
     # ------------------------------------------------------------------ inputs
 
@@ -315,6 +324,10 @@ class _Scan:
             elif r.effective_until == day - _dt.timedelta(days=1):
                 out.append(f"rule {r.id} ends on {r.effective_until}")
         return out
+
+    def _facts(self, ctx: Context) -> dict[str, Any]:
+        """Each applicant field the cone's rules read outside a quantifier, as resolved on ``ctx.as_of``."""
+        return {f.dotted: ctx.lookup(f, None) for f in self.fields}
 
     def _atoms(self, ctx: Context) -> tuple[dict[str, Any], dict[str, tuple[ex.Node, ex.Env]]]:
         """Text of each date-dependent part (with its binding) -> its value on ``ctx.as_of``, and
