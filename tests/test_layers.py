@@ -19,12 +19,13 @@ PACKAGE = Path(imgpath.__file__).resolve().parent
 
 #: Floors, lowest first. A module may import modules of strictly lower floors only.
 FLOORS: list[list[str]] = [
-    ["errors", "_internal.version"],
+    ["errors", "_internal.version", "_internal.html"],
     ["expressions.values", "expressions.nodes", "_internal.cache", "_internal.dre", "_internal.views",
      "_internal.forksafe"],
     ["expressions.parser", "expressions.semantics"],
     ["expressions"],
     ["facts"],
+    ["examples"],
     ["rulebook.model"],
     ["rulebook.graph", "rulebook.resolve"],
     ["rulebook.load"],
@@ -37,15 +38,15 @@ FLOORS: list[list[str]] = [
     ["compiler"],
     ["context"],
     ["horizon"],
-    ["engine", "reference", "_internal.judge"],
+    ["engine", "reference", "_internal.judge", "parameters"],
     ["evaluation"],
-    ["explain"],
+    ["explain", "timeline"],
     ["plan_completions"],
     ["plan", "diff"],
     ["lint", "render"],
     ["_output", "_workers", "scenarios", "strategies"],
     ["batch"],
-    ["frame", "bench"],
+    ["frame", "bench", "compare", "dask_frame"],
     ["cli"],
     ["__main__", "__init__"],
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
 
 import imgpath
@@ -280,3 +282,93 @@ def test_rules_dir_is_the_checkout_or_the_package() -> None:
     """The rules folder is found both in a checkout and in an installed wheel."""
     assert (rules_dir() / "conclusions.toml").exists()
     assert shutil.which("imgpath") or True
+
+
+# --------------------------------------------------------------------------- reforms
+
+def test_with_parameters_changes_one_figure_and_leaves_the_base_alone() -> None:
+    base = imgpath.rulebook()
+    reform = base.with_parameters({"states.TX.img_gme_years": 3, "seasons.2027.oet_writing_min": 350},
+                                  name="what if")
+    cell = reform.tables["states"].cell("TX", "img_gme_years")
+    assert (cell.value, cell.note) == (3, "reform")
+    assert cell.sources == base.tables["states"].cell("TX", "img_gme_years").sources  # kept unless given
+    assert base.tables["states"].cell("TX", "img_gme_years").value == 2
+    assert reform.tables["seasons"].cell(2027, "oet_writing_min").value == 350
+    assert reform.digest != base.digest and reform.name == "what if"
+    doc = {"school": {"country": "IN", "graduated": "2020-06-30"}, "interest": {"states": ["TX"]}}
+    assert imgpath.evaluate(doc, rulebook=reform).value("gme_years_required", state="TX") == 3
+    assert imgpath.evaluate(doc, rulebook=base).value("gme_years_required", state="TX") == 2
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"states.TX.img_gme_yrs": 3}, "no column 'img_gme_yrs'; did you mean 'img_gme_years'"),
+    ({"state.TX.img_gme_years": 3}, "no table 'state'; did you mean 'states'"),
+    ({"states.XX.img_gme_years": 3}, "has no row 'XX'"),
+    ({"seasons.abc.oet_writing_min": 350}, "rows of table seasons are whole numbers"),
+    ({"seasons.2031.oet_writing_min": 350}, "has no row '2031'"),
+    ({"states.TX.img_gme_years": "three"}, "expected a number"),
+    ({"states.TX": 3}, "write table.row.column"),
+])
+def test_with_parameters_refuses_what_is_not_in_the_tables(change: dict, message: str) -> None:
+    with pytest.raises(RuleError, match=message):
+        imgpath.rulebook().with_parameters(change)
+
+
+def test_with_parameters_adds_a_row_only_when_asked() -> None:
+    reform = imgpath.rulebook().with_parameters({"seasons.2031.oet_writing_min": 350}, add_rows=True)
+    assert reform.tables["seasons"].cell(2031, "oet_writing_min").value == 350
+
+
+def test_with_rules_replaces_a_rule_by_id_from_a_file(tmp_path: Path) -> None:
+    """A reform file replaces alt.status (every state but Texas, from the table) and adds a rule
+    opening Texas's route on 2026-02-01; the base rulebook is unchanged."""
+    base = imgpath.rulebook()
+    old = base.rule("alt.status")
+    (tmp_path / "reform.toml").write_text(textwrap.dedent("""
+        schema = 2
+
+        [[rule]]
+        id = "alt.status"
+        title = "Every state's status from the table, except Texas"
+        for = { s = "alt_status" }
+        when = ["s.code != 'TX'"]
+        then = { conclusion = "alt_pathway_status", args = { state = { expr = "s.code" } }, value = { expr = "s.status" } }
+        sources = ["fsmb-advisory-recs"]
+        confidence = "primary"
+
+        [[rule]]
+        id = "reform.tx.open"
+        title = "What if Texas's route had opened on 2026-02-01"
+        when = []
+        then = { conclusion = "alt_pathway_status", args = { state = "TX" }, value = "in_force" }
+        effective = { from = 2026-02-01 }
+        sources = ["tx-tmb-provisional-page"]
+        confidence = "unconfirmed"
+        """))
+    reform = base.with_rules(tmp_path / "reform.toml")
+    assert len(reform.rules) == len(base.rules) + 1
+    assert reform.rule("alt.status").title.endswith("except Texas")
+    assert reform.rule("reform.tx.open").effective_from.isoformat() == "2026-02-01"
+    assert base.rule("alt.status") == old
+    doc = {"interest": {"states": ["TX", "TN"]}}
+    on = dt.date(2026, 6, 1)
+    after = imgpath.evaluate(doc, as_of=on, rulebook=reform)
+    before = imgpath.evaluate(doc, as_of=on, rulebook=base)
+    assert after.value("alt_pathway_status", state="TX") == "in_force"
+    assert before.value("alt_pathway_status", state="TX") == "enacted_not_operational"
+    assert after.value("alt_pathway_status", state="TN") == before.value("alt_pathway_status", state="TN")
+
+
+def test_with_rules_checks_the_new_rules_like_any_rule_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text(textwrap.dedent("""
+        [[rule]]
+        id = "reform.bad"
+        title = "t"
+        when = ["img"]
+        then = { conclusion = "imgg" }
+        sources = ["nowhere"]
+        confidence = "primary"
+        """))
+    with pytest.raises(RuleError, match="imgg|nowhere"):
+        imgpath.rulebook().with_rules(tmp_path / "bad.toml")

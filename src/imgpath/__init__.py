@@ -30,18 +30,30 @@ from .facts import Applicant, load_applicant
 from .rulebook import Confidence, Rulebook, load_rulebook, rulebook
 from .horizon import EvaluationWarning
 from .evaluation import Conclusion, Evaluation, Verdict, evaluate
-from .diff import Diff, diff  # a lazily imported submodule named diff would shadow the function
-
-_views.provide_later("imgpath.explain", "imgpath.plan", "imgpath.lint", "imgpath.render")
+# a lazily imported submodule named like its function (diff, parameters, timeline, compare,
+# example) would shadow that function once anything imported the submodule: these are imported now
+from .diff import Diff, diff
+from .examples import example, examples_dir
+from .parameters import Parameter, Parameters, parameters
+from .timeline import Timeline, timeline
+from .compare import Comparison, compare
+_views.provide_later("imgpath.explain", "imgpath.plan", "imgpath.lint", "imgpath.render", "imgpath.frame")
 
 if TYPE_CHECKING:  # imported on first use (__getattr__ below); named here for type checkers and the docs
     from .batch import evaluate_many
     from .plan import calendar
 
+_LAZY = {  # name -> the module that defines it, imported the first time the name is asked for
+    "evaluate_many": ".batch", "calendar": ".plan",
+    "to_frame": ".frame", "evaluate_frame": ".frame",  # pandas is optional (the `pandas` extra)
+    "evaluate_dask": ".dask_frame",  # dask is optional (the `dask` extra)
+}
+
 rulebook.cache_clear()  # importlib.reload(imgpath) after editing rules/ loads them again (Jupyter)
 
 __all__ = [
     "Applicant",
+    "Comparison",
     "Conclusion",
     "Confidence",
     "Diff",
@@ -51,39 +63,43 @@ __all__ = [
     "ImgpathError",
     "InvalidArguments",
     "InvalidFacts",
+    "Parameter",
+    "Parameters",
     "QueryError",
     "RuleError",
     "Rulebook",
+    "Timeline",
     "UnknownConclusion",
     "UnknownRule",
     "Verdict",
     "WorkerCrashed",
     "__version__",
     "calendar",
+    "compare",
     "diff",
     "evaluate",
+    "evaluate_dask",
     "evaluate_frame",
     "evaluate_many",
+    "example",
+    "examples_dir",
     "load_applicant",
     "load_rulebook",
+    "parameters",
     "rulebook",
     "strategies",
+    "timeline",
     "to_frame",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # imported lazily: hypothesis is an optional dependency (the `testing` extra)
     import importlib
 
-    if name == "strategies":
+    if name == "strategies":  # hypothesis is an optional dependency (the `testing` extra)
         return importlib.import_module(".strategies", __name__)
-    if name == "calendar":
-        return importlib.import_module(".plan", __name__).calendar
-    if name == "evaluate_many":
-        return importlib.import_module(".batch", __name__).evaluate_many
-    if name in ("to_frame", "evaluate_frame"):  # pandas is optional (the `pandas` extra)
-        return getattr(importlib.import_module(".frame", __name__), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'imgpath' has no attribute {name!r}")
 
 

@@ -1,4 +1,4 @@
-"""The ``imgpath`` command line (contract §5): check, explain, plan, batch, rules.
+"""The ``imgpath`` command line (contract §5): check, explain, plan, batch, rules, params, timeline.
 
 Exit status: 0 on success, 2 on bad input (the file and field are named, with a hint), 1 on an
 internal error. Nothing is written when the input is bad.
@@ -21,7 +21,9 @@ from .errors import EngineError, ImgpathError, InvalidArguments, InvalidFacts, Q
 from .evaluation import evaluate
 from .facts import load_applicant
 from .lint import STALE_AFTER_DAYS, primary_share, stale_sources
+from .parameters import parameters
 from .rulebook import load_rulebook, rulebook
+from .timeline import timeline
 
 __all__ = ["main"]
 
@@ -80,6 +82,25 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--today", type=_date, help="the date lint and --stale judge freshness at (default: today)")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("--path", type=Path, help="a rules folder other than the packaged one")
+
+    pa = sub.add_parser("params", help="the dated parameters of the rulebook, each value with its window, "
+                        "sources and confidence")
+    pa.add_argument("name", nargs="?", help="a parameter (oet_writing_min), a table or data file (seasons, "
+                    "calendar) or one value (states.TX.img_gme_years); default: all")
+    pa.add_argument("--season", type=int, help="only this Match season's values")
+    pa.add_argument("--state", help="only this state's values (two-letter code)")
+    pa.add_argument("--as-of", type=_date, help="only the values an evaluation on this date reads")
+    pa.add_argument("--format", choices=("text", "json"), default="text")
+    pa.add_argument("--path", type=Path, help="a rules folder other than the packaged one")
+
+    t = sub.add_parser("timeline", help="the dates where a conclusion's verdict or value changes for an applicant")
+    t.add_argument("file", type=Path)
+    t.add_argument("conclusion")
+    t.add_argument("args", nargs="*", metavar="ARG=VALUE", help="conclusion arguments, e.g. state=TX")
+    t.add_argument("--from", dest="start", type=_date, required=True, help="first date of the period")
+    t.add_argument("--to", dest="end", type=_date, required=True, help="last date of the period")
+    t.add_argument("--format", choices=("text", "json"), default="text")
+    t.add_argument("--engine", choices=("durable", "reference"), default="durable")
     return p
 
 
@@ -148,6 +169,10 @@ def _run(ns: argparse.Namespace) -> int:
         return _rules(ns)
     if ns.command == "batch":
         return run_batch(ns)
+    if ns.command == "params":
+        return _params(ns)
+    if ns.command == "timeline":
+        return _timeline(ns)
     applicant = load_applicant(ns.file)
     ev = evaluate(applicant, as_of=ns.as_of, engine=ns.engine)
     if ns.format == "text" and ns.command != "check":
@@ -206,6 +231,20 @@ def _check(ev: Any, ns: argparse.Namespace) -> None:
             print(f"    why:    {reason}")
         if c.sources:
             print(f"    source: {c.sources[0].url}")
+
+
+def _params(ns: argparse.Namespace) -> int:
+    book = load_rulebook(ns.path) if ns.path else rulebook()
+    found = parameters(ns.name, on=ns.as_of, season=ns.season, state=ns.state, rulebook=book)
+    print(json.dumps(found.to_dict(), indent=2) if ns.format == "json" else found)
+    return 0
+
+
+def _timeline(ns: argparse.Namespace) -> int:
+    applicant = load_applicant(ns.file)
+    found = timeline(applicant, ns.conclusion, start=ns.start, end=ns.end, engine=ns.engine, **_args(ns.args))
+    print(json.dumps(found.to_dict(), indent=2) if ns.format == "json" else found)
+    return 0
 
 
 def _rules(ns: argparse.Namespace) -> int:

@@ -630,7 +630,6 @@ def evaluate(
     rulebook: Rulebook | None = None,
     engine: str = "durable",
     only: Iterable[str] | str | None = None,
-    _goals: Iterable[str] | None = None,
 ) -> Evaluation:
     """Evaluate one applicant on ``as_of`` (default: the document's ``as_of``, else today).
 
@@ -648,7 +647,7 @@ def evaluate(
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     when = as_date(as_of) if as_of is not None else (app.as_of or as_date(_dt.date.today()))
     book = rulebook if rulebook is not None else _default_book()
-    goals = _only(book, only if only is not None else _goals)
+    goals = _only(book, only)
     prog = program(book, when, goals=goals)
     ctx = Context(book, app, when)
     if engine == "durable":

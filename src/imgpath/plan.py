@@ -709,9 +709,14 @@ def _leaf_paths(patch: Mapping[str, Any]) -> set[str]:
     return out
 
 
-def _changeable(path: str, touched: set[str]) -> bool:
-    """Whether an available action sets the fact (an entry already in a list is history: never)."""
+def _changeable(fact: Any, touched: set[str], season: int | None = None) -> bool:
+    """Whether an available action sets the fact. History never changes: an entry already in a list,
+    or a Match season already past (a Pathway applied for in an earlier season stays applied for)."""
+    path = fact.path
     if "[" in path:
+        return False
+    if (path.endswith(".season") and season is not None and isinstance(fact.value, int)
+            and not isinstance(fact.value, bool) and fact.value < season):
         return False
     return any(path == t or path.startswith(t + ".") for t in touched)
 
@@ -751,7 +756,7 @@ def _walk_blockers(after: Evaluation, wn: Any, touched: set[str], found: dict[st
                 law.append(name)
                 continue
             for f in facts:
-                (loose if _changeable(f.path, touched) else fixed).append(str(f))
+                (loose if _changeable(f, touched, after.season) else fixed).append(str(f))
         if fixed or law:
             found["facts"].extend(fixed)
             found["law"].extend(law)
@@ -1025,7 +1030,7 @@ def _search(ev: Evaluation, key: tuple[str, Any], candidates: list[_Action],
             for a in _units(combo):
                 _apply(doc, a, ev)
             try:
-                after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine, _goals=goals)
+                after = evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine, only=goals)
             except InvalidFacts:  # a patch the schema rejects is simply not a plan
                 seen[k] = None
                 return None
@@ -1144,7 +1149,7 @@ def _requirements_hold(combo: tuple[_Action, ...], base: dict[str, Any], ev: Eva
             if other is not a:
                 _apply(doc, other, ev)
         if evaluate(doc, as_of=ev.as_of, rulebook=ev.book, engine=ev.engine,
-                    _goals=[needs]).verdict(needs) is not Verdict.YES:
+                    only=[needs]).verdict(needs) is not Verdict.YES:
             return False
     return True
 

@@ -153,12 +153,14 @@ class Rulebook:
         kept = [replaced.pop(r.id, r) for r in self.rules]
         return self._evolve(rules=[*kept, *replaced.values()], name=name or f"{self.name} + rules")
 
-    def with_parameters(self, changes: Mapping[str, Any], *, name: str = "") -> Rulebook:
+    def with_parameters(self, changes: Mapping[str, Any], *, name: str = "", add_rows: bool = False) -> Rulebook:
         """A new rulebook with some table figures replaced: ``{"states.TX.img_gme_years": 3}``.
 
         A value may be a plain value or a mapping ``{value, confidence, sources, note}``; the
-        changed cells are marked as a reform in their note. Unknown tables, rows or columns are
-        errors (with a suggestion), as are values of the wrong type.
+        changed cells keep the old cell's confidence and sources unless given, and are marked as a
+        reform in their note. Unknown tables, rows or columns are errors (with a suggestion), as
+        are values of the wrong type; ``add_rows=True`` lets a change add a row the table lacks
+        (a season the data does not hold yet).
         """
         tables = dict(self.tables)
         for path, change in changes.items():
@@ -169,7 +171,12 @@ class Rulebook:
             table = tables.get(tname)
             if table is None:
                 raise RuleError(f"parameter {path!r}: no table {tname!r}{hint(tname, tables)}")
-            key: Any = int(raw_key) if table.key_type == "int" and raw_key.lstrip("-").isdigit() else raw_key
+            if table.key_type == "int" and not raw_key.lstrip("-").isdigit():
+                raise RuleError(f"parameter {path!r}: the rows of table {tname} are whole numbers")
+            key: Any = int(raw_key) if table.key_type == "int" else raw_key
+            if key not in table.rows and not add_rows:
+                raise RuleError(f"parameter {path!r}: table {tname} has no row {raw_key!r}"
+                                f"{hint(raw_key, map(str, table.rows))} (add_rows=True adds one)")
             if col not in table.columns:
                 raise RuleError(f"parameter {path!r}: table {tname} has no column {col!r}{hint(col, table.columns)}")
             raw = dict(change) if isinstance(change, Mapping) else {"value": change}
