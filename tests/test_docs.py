@@ -276,13 +276,6 @@ def _named_run(text: str, page: str) -> dict[str, Any]:
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-BENCH_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "the speed figures predate recorded runs (the README claims 1.73x with 2 workers where 0.9-1.2x was "
-    "measured, issue 17); re-measure with python -m imgpath.bench --json benchmarks/<date>-full.json, "
-    "name the file, regenerate the table with docs/_ext/bench_figures.py, and remove this mark"))
-
-
-@BENCH_XFAIL
 def test_the_readme_speed_table_is_the_named_run() -> None:
     readme = (ROOT / "README.md").read_text()
     speed = readme.split("## Speed", 1)[1].split("\n## ", 1)[0]
@@ -290,7 +283,6 @@ def test_the_readme_speed_table_is_the_named_run() -> None:
     assert _bench().table(run) in speed, "regenerate the table: python docs/_ext/bench_figures.py <the run>"
 
 
-@BENCH_XFAIL
 def test_benchmark_figures_in_prose_are_the_named_run() -> None:
     bench = _bench()
     for page, pattern, keys, fmt, scale in bench.PROSE:

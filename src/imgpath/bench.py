@@ -37,7 +37,6 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from . import compiler, engine
@@ -107,8 +106,10 @@ def generate(n: int, seed: int = 7, states: int = 1) -> list[dict[str, Any]]:
 
 
 def examples() -> list[Applicant]:
-    """The bundled example applicants (``examples/*.toml`` of a source checkout; empty otherwise)."""
-    folder = Path(__file__).resolve().parents[2] / "examples"
+    """The bundled example applicants (shipped in the package, or ``examples/`` of a checkout)."""
+    from .examples import examples_dir
+
+    folder = examples_dir()
     out = []
     for path in sorted(folder.glob("*.toml")):
         with path.open("rb") as fh:
