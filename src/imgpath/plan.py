@@ -308,6 +308,8 @@ class Plan:
         if self.to_confirm and not (self.options or self.branches or self.blocked):
             lines.append(f"  it depends on more facts not given than a plan branches on ({MAX_BRANCH_FACTS}): "
                          f"confirm {', '.join(self.to_confirm)} first")
+        elif self.to_confirm and self.options and self.verdict == "no":
+            lines.append("  facts to confirm (missing; their value may spare some steps): " + ", ".join(self.to_confirm))
         elif self.to_confirm:
             lines.append("  facts to confirm (missing): " + ", ".join(self.to_confirm))
         if self.advice:
@@ -452,6 +454,8 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     if current is Verdict.UNKNOWN:
         to_confirm = ev.why_not(goal, **args).missing
     if options:
+        if not to_confirm:  # a NO with a plan: facts whose value might spare some of its steps
+            to_confirm = _worth_confirming(ev, key)
         return Plan(goal, label, current.value, options, ev.as_of, ev.season, "", to_confirm, advice)
     union = [*candidates, *(c for c, _ in conditional), *maybe]
     facts, reachable = _deciding_facts(ev, key, union, conditional, [*sub_facts, *undecided_by])
@@ -510,6 +514,22 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     plan._other = list(dict.fromkeys(found["other"]))
     plan._undecided = undecided_facts
     return plan
+
+
+def _worth_confirming(ev: Evaluation, key: tuple[str, Any]) -> list[str]:
+    """Missing facts that leave a conclusion the goal's rules read UNKNOWN: a plan was found without
+    them, but their value may make some of its steps unnecessary (a certificate whose expiry date is
+    not given may still be valid)."""
+    goal, args = key
+    out: list[str] = []
+    for check in why_not(ev, ev.key(goal, dict(args))).checks:
+        for cond in check.conditions:
+            name = cond.text.strip()
+            spec = ev.book.conclusions.get(name)
+            if cond.status != "unknown" or spec is None or spec.args:
+                continue
+            out.extend(why_not(ev, (name, ())).decided_by)
+    return list(dict.fromkeys(out))
 
 
 def _catalog_goals(ev: Evaluation, catalog: Mapping[str, Any]) -> list[str]:
