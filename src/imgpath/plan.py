@@ -454,7 +454,7 @@ def next_steps(ev: Evaluation, goal: str | None = None, *, _depth: int = 0,
     if current is Verdict.UNKNOWN:
         to_confirm = ev.why_not(goal, **args).missing
     if options:
-        if not to_confirm:  # a NO with a plan: facts whose value might spare some of its steps
+        if not to_confirm and _depth == 0:  # a NO with a plan: facts whose value might spare some steps
             to_confirm = _worth_confirming(ev, key)
         return Plan(goal, label, current.value, options, ev.as_of, ev.season, "", to_confirm, advice)
     union = [*candidates, *(c for c, _ in conditional), *maybe]
