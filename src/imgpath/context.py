@@ -53,36 +53,56 @@ def _later(obj: Any, as_of: _dt.date) -> bool:
     return anchor is not None and getattr(obj, anchor) is not None and getattr(obj, anchor) > as_of
 
 
-def _truncate(obj: Any, as_of: _dt.date) -> Any:
-    changes: dict[str, Any] = {}
-    fields = attrs.fields(type(obj))
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[tuple[str, str, str | None, bool], ...], tuple[tuple[str, str], ...]]:
+    """What truncation looks at in an object of ``cls``, read once from the schema: per field
+    (name, what it is, the field a derived one copies, whether it is an event date), then the fields
+    that only hold once an event has happened (a training ``completed`` needs its ``end``)."""
+    fields = attrs.fields(cls)
+    by_key = {key_of(f): f.name for f in fields}
+    steps = []
     for fld in fields:
-        value = getattr(obj, fld.name)
         meta = field_meta(fld)
         if meta["derived"]:
-            source = getattr(obj, next(f.name for f in fields if key_of(f) == meta["derived"]))
-            if source != value:
-                changes[fld.name] = source  # the date itself, past or planned
+            steps.append((fld.name, "derived", by_key[meta["derived"]], False))
+        elif meta["kind"] == "list":
+            steps.append((fld.name, "list", None, bool(meta["event"])))
+        elif meta["kind"] in ("object", "note"):
+            steps.append((fld.name, "object", None, bool(meta["event"])))
+        elif meta["event"]:
+            steps.append((fld.name, "event", None, True))
+    needs = tuple((fld.name, field_meta(fld)["needs_event"]) for fld in fields if field_meta(fld)["needs_event"])
+    return tuple(steps), needs
+
+
+def _truncate(obj: Any, as_of: _dt.date) -> Any:
+    steps, needs = _plan(type(obj))
+    changes: dict[str, Any] = {}
+    for name, kind, source, event in steps:
+        value = getattr(obj, name)
+        if kind == "derived":
+            copied = getattr(obj, source)  # type: ignore[arg-type]
+            if copied != value:
+                changes[name] = copied  # the date itself, past or planned
             continue
         if value is None or value is False:
             continue
-        if meta["kind"] == "list":
+        if kind == "list":
             kept = tuple(_truncate(item, as_of) for item in value if not _later(item, as_of))
             if kept != value:
-                changes[fld.name] = kept
-        elif meta["kind"] in ("object", "note") and attrs.has(type(value)):
+                changes[name] = kept
+        elif kind == "object" and attrs.has(type(value)):
             if _later(value, as_of):
-                changes[fld.name] = None  # not yet there at as_of (a Pathway accepted later)
+                changes[name] = None  # not yet there at as_of (a Pathway accepted later)
                 continue
             new = _truncate(value, as_of)
             if new is not value:
-                changes[fld.name] = new
-        elif meta["event"] and isinstance(value, _dt.date) and value > as_of:
-            changes[fld.name] = None
-    for fld in fields:
-        event = field_meta(fld)["needs_event"]
-        if event and getattr(obj, fld.name) and changes.get(event, 1) is None:
-            changes[fld.name] = False  # e.g. a training is not completed before its end
+                changes[name] = new
+        elif event and isinstance(value, _dt.date) and value > as_of:
+            changes[name] = None
+    for name, needed in needs:
+        if getattr(obj, name) and changes.get(needed, 1) is None:
+            changes[name] = False  # e.g. a training is not completed before its end
     return attrs.evolve(obj, **changes) if changes else obj
 
 
@@ -95,16 +115,27 @@ def planned_at(applicant: Applicant, as_of: _dt.date) -> dict[str, _dt.date]:
     {'school.expected_graduation': datetime.date(2024, 5, 30)}
     """
     out: dict[str, _dt.date] = {}
-    for section, cls in section_classes().items():
+    for section, fields in _planned_fields():
         obj = getattr(applicant, section, None)
         if obj is None or isinstance(obj, tuple):
             continue
-        for fld in attrs.fields(cls):
-            meta = field_meta(fld)
-            value = getattr(obj, fld.name)
-            if meta["planned"] and isinstance(value, _dt.date) and value > as_of:
-                out[f"{section}.{meta['planned']}"] = value
+        for name, path in fields:
+            value = getattr(obj, name)
+            if isinstance(value, _dt.date) and value > as_of:
+                out[path] = value
     return out
+
+
+@functools.cache
+def _planned_fields() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Per section, its ``planned`` fields: (attribute, path of the field that reads the plan)."""
+    out = []
+    for section, cls in section_classes().items():
+        fields = tuple((f.name, f"{section}.{field_meta(f)['planned']}") for f in attrs.fields(cls)
+                       if field_meta(f)["planned"])
+        if fields:
+            out.append((section, fields))
+    return tuple(out)
 
 
 def _nth_weekday(year: int, rule: Mapping[str, Any]) -> _dt.date:
