@@ -83,3 +83,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)
         tr.write_line(f"rule firing counts written to {path}")
+
+
+def replay(doc: dict[str, Any], steps: Any, ev: Any) -> dict[str, Any]:
+    """A copy of ``doc`` with each of a plan's ``steps`` applied by the planner's own patcher (the
+    plan property tests replay every option this way, independently of ``option.document``)."""
+    import copy
+
+    from imgpath.plan import _Action, _apply, _params_of
+
+    out = copy.deepcopy(doc)
+    catalog = ev.book.extras["actions"]["actions"]
+    for step in steps:
+        base = step.id.split("[")[0]
+        _apply(out, _Action(base, catalog[base], _params_of(step.id)), ev)
+    return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 import imgpath
 from imgpath import Verdict
 from imgpath import strategies as ips
-from imgpath.plan import Step, _Action, _apply, _params_of  # the helpers the property replays steps with
+from conftest import replay as _replay  # the planner's own patcher, step by step
 
 AS_OF = dt.date(2026, 1, 15)
 STUDENT = {"school": {"country": "US", "degree": "MD", "graduated": "2025-05-20"}, "exams": [],
@@ -65,16 +64,6 @@ UNCHANGEABLE = ("school", "licenses", "practice")  # the school, graduation, his
 #: person facts no step changes (an employer's petition brings work authorization, nothing else)
 PERSON_FIXED = ("citizenship", "us_status", "in_us", "us_family", "waiver_212e")
 PLANS = max(20, settings.default.max_examples // 4)  # each example plans (tens of what-if evaluations)
-
-
-def _replay(doc: dict, steps: Iterable[Step], ev: imgpath.Evaluation) -> dict:
-    """A copy of ``doc`` with each of ``steps`` applied by the planner's own patcher."""
-    out = copy.deepcopy(doc)
-    catalog = ev.book.extras["actions"]["actions"]
-    for step in steps:
-        base = step.id.split("[")[0]
-        _apply(out, _Action(base, catalog[base], _params_of(step.id)), ev)
-    return out
 
 
 @pytest.mark.property

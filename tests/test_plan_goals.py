@@ -4,7 +4,6 @@ changes (issue 12 item 2). The closing summary prints the fraction of each outco
 from __future__ import annotations
 
 import collections
-import copy
 import os
 import datetime as dt
 from collections.abc import Iterator
@@ -17,7 +16,8 @@ from hypothesis import strategies as st
 import imgpath
 from imgpath import Verdict
 from imgpath import strategies as ips
-from imgpath.plan import Plan, _Action, _apply, _params_of, _patch_paths
+from conftest import replay as _replay
+from imgpath.plan import Plan, _patch_paths
 from imgpath.plan_completions import apply_patch
 
 AS_OF = dt.date(2026, 12, 6)
@@ -51,15 +51,6 @@ def outcome(plan: Plan) -> str:
     if plan.to_confirm and not plan.blocked:
         return "confirm-first"
     return "gap"
-
-
-def _replay(doc: dict[str, Any], steps: Any, ev: imgpath.Evaluation) -> dict[str, Any]:
-    out = copy.deepcopy(doc)
-    catalog = ev.book.extras["actions"]["actions"]
-    for step in steps:
-        base = step.id.split("[")[0]
-        _apply(out, _Action(base, catalog[base], _params_of(step.id)), ev)
-    return out
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,7 +14,7 @@ import datetime as _dt
 import enum
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -428,7 +428,7 @@ class Evaluation:
                 source_ids.extend(chain_sources)
                 continue
             chain_levels = [rule.confidence]
-            chain_assumptions = [*rule.assumptions, *self.context.planned_assumptions(_rule_nodes(rule))]
+            chain_assumptions = [*rule.assumptions, *self.context.planned_assumptions(rule.nodes())]
             for cell_sources, level in self._params(rule, f.row):
                 chain_levels.append(level)
                 chain_sources.extend(cell_sources)
@@ -514,7 +514,7 @@ class Evaluation:
 
     def _params(self, rule: Rule, row: Any) -> list[tuple[tuple[str, ...], str]]:
         out = []
-        for node in _rule_nodes(rule):
+        for node in rule.nodes():
             for f in ex.walk(node):
                 if not isinstance(f, ex.Field) or not f.path:
                     continue
@@ -592,14 +592,6 @@ class Evaluation:
 
     def _repr_html_(self) -> str:
         return views.html(self)
-
-
-def _rule_nodes(rule: Rule) -> Iterator[ex.Node]:
-    yield from rule.when
-    for _, node in rule.args:
-        yield node
-    if rule.value is not None:
-        yield rule.value
 
 
 # --------------------------------------------------------------------------- entry points

@@ -352,11 +352,8 @@ def why_not(ev: Evaluation, key: Key, _seen: frozenset[Key] = frozenset()) -> Wh
 
 def _conditions(rule: Rule) -> list[tuple[ex.Node, str]]:
     """A rule's conditions, plus the implicit one of a valued rule: its value must be known."""
-    out = list(zip(rule.when, rule.when_text, strict=True))
-    if rule.value is not None and not isinstance(rule.value, ex.Const):
-        node = ex.Func("present", (rule.value,))
-        out.append((node, ex.render(node)))
-    return out
+    conds = rule.conditions()
+    return [*zip(rule.when, rule.when_text, strict=True), *((n, ex.render(n)) for n in conds[len(rule.when):])]
 
 
 def applies(judge: Judge, rule: Rule, row: Any) -> bool:

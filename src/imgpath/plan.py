@@ -851,10 +851,7 @@ def _fact_conditions(prog: Program) -> list[tuple[ex.Node, str | None, str | Non
         return cached  # type: ignore[no-any-return]
     found: dict[tuple[str, str | None], tuple[ex.Node, str | None, str | None]] = {}
     for rule in prog.rules:
-        conds = list(rule.when)
-        if rule.value is not None and not isinstance(rule.value, ex.Const):
-            conds.append(ex.Func("present", (rule.value,)))
-        for cond in conds:
+        for cond in rule.conditions():
             for node in _fact_parts(cond):
                 reads_row = rule.for_var is not None and any(
                     isinstance(n, ex.Field) and n.root == rule.for_var for n in ex.walk(node))

@@ -277,13 +277,13 @@ class _Scan:
         self.law_days = _rule_days(self.rules) | (set(book.change_dates()) - _rule_days(book.rules))
         self.defaulted = _defaulted_fields()
         sections = set(section_classes())
-        self.fields = sorted({n for r in self.rules for node in _nodes(r) for n in ex.walk(node)
+        self.fields = sorted({n for r in self.rules for node in r.nodes() for n in ex.walk(node)
                               if isinstance(n, ex.Field) and n.root in sections and n.root != r.for_var},
                              key=lambda f: f.dotted)
         # per rule with date-dependent conditions: the columns of its 'for' row they read, and the steps
         self.probes = []
         for r in self.rules:
-            steps = [step for node in _nodes(r) for step in self._compile(node, "")]
+            steps = [step for node in r.nodes() for step in self._compile(node, "")]
             if steps:
                 columns = tuple(sorted({c for step in steps for c in _columns(step, r.for_var)}))
                 self.probes.append((r, columns, steps))
@@ -425,7 +425,7 @@ def _instance_cone(book: Rulebook, name: str, args: Mapping[str, Any]) -> list[R
                                         for k, v in rule.args):
                 continue
             chosen[rule.id] = rule
-            for node in _nodes(rule):
+            for node in rule.nodes():
                 for ref in ex.walk(node):
                     if isinstance(ref, ex.Ref):
                         literal = all(isinstance(v, ex.Const) for _, v in ref.args)
@@ -442,14 +442,6 @@ def _rule_days(rules: Iterable[Rule]) -> set[_dt.date]:
         if r.effective_until < END_OF_TIME:
             out.add(r.effective_until + _dt.timedelta(days=1))
     return out
-
-
-def _nodes(rule: Rule) -> Iterator[ex.Node]:
-    yield from rule.when
-    for _, node in rule.args:
-        yield node
-    if rule.value is not None:
-        yield rule.value
 
 
 def _defaulted_fields() -> frozenset[str]:

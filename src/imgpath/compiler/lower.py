@@ -341,12 +341,6 @@ class _Lowerer:
 
     # ------------------------------------------------------------------ build
 
-    def conditions_of(self, rule: Rule) -> list[ex.Node]:
-        conds = list(rule.when)
-        if rule.value is not None and not isinstance(rule.value, ex.Const):
-            conds.append(ex.Func("present", (rule.value,)))
-        return conds
-
     def build(self) -> EngineProgram:
         strata = self.program.strata
         units_of: dict[str, list[Any]] = {}
@@ -354,7 +348,7 @@ class _Lowerer:
             leafy: dict[str, bool] = {}
             for rule in self.rules:
                 self.rule = rule
-                units = units_of[rule.id] = self.units(self.conditions_of(rule))
+                units = units_of[rule.id] = self.units(rule.conditions())
                 is_leaf = all(isinstance(u, Atom) for u in units)
                 leafy[rule.conclusion] = leafy.get(rule.conclusion, True) and is_leaf
             self.produced = set(leafy)
@@ -363,7 +357,7 @@ class _Lowerer:
             self.rule = rule
             if rule.for_var:
                 self.row_columns.setdefault(rule.for_table, set())  # type: ignore[arg-type]
-            conds = self.conditions_of(rule)
+            conds = rule.conditions()
             units = units_of.get(rule.id) or self.units(conds)
             if self.prefire and all(isinstance(u, Atom) for u in units):
                 self.leaves.append(Leaf(

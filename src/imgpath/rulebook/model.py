@@ -327,6 +327,23 @@ class Rule:
     def in_force(self, as_of: _dt.date) -> bool:
         return self.effective_from <= as_of <= self.effective_until
 
+    def conditions(self) -> list[ex.Node]:
+        """The conditions that must hold: ``when``, and for a rule whose value is an expression, that
+        the value is known (``present(value)``) — the implicit condition both engines and the
+        explanations judge."""
+        out = list(self.when)
+        if self.value is not None and not isinstance(self.value, ex.Const):
+            out.append(ex.Func("present", (self.value,)))
+        return out
+
+    def nodes(self) -> Iterator[ex.Node]:
+        """Every expression the rule evaluates: its conditions, its conclusion's arguments and value."""
+        yield from self.when
+        for _, node in self.args:
+            yield node
+        if self.value is not None:
+            yield self.value
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
