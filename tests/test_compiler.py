@@ -106,3 +106,37 @@ def test_a_dropped_rulebook_is_freed_with_its_compiled_rulesets(rules: Path, eng
     gc.collect()
     assert all(ref() is None for ref, _ in refs)
     assert not any(fin.alive for _, fin in refs)  # the C rulesets were deleted too
+
+
+def test_a_lowered_program_comes_back_from_the_disk_cache_unchanged(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lowering is kept on disk (a fifth of a cold start): a second rulebook object with the same
+    rules reads it back instead of lowering again, and gets the same engine form and the same
+    answers as the first."""
+    import sys
+
+    import attrs
+
+    lower_module = sys.modules["imgpath.compiler.lower"]  # (imgpath.compiler.lower is also a function)
+    monkeypatch.setenv("IMGPATH_CACHE_DIR", str(tmp_path / "cache"))
+    day = dt.date(2026, 1, 15)
+    first_book, second_book = load_rulebook(rules_dir()), load_rulebook(rules_dir())
+    assert first_book is not second_book and first_book.digest == second_book.digest
+    first = lowered(program(first_book, day), fused=True)
+    calls: list[object] = []
+    real = lower_module.lower
+    monkeypatch.setattr(lower_module, "lower", lambda *a, **k: calls.append(a) or real(*a, **k))
+    second = lowered(program(second_book, day), fused=True)
+    assert not calls, "read back from disk, not lowered again"
+    assert second.program.book is second_book
+    for f in attrs.fields(type(first)):
+        if f.name not in ("program", "runtime", "_read_memo", "conditions"):
+            assert getattr(first, f.name) == getattr(second, f.name), f.name
+    assert [(n, (t.node, t.row_var)) for n, t in first.conditions] == \
+        [(n, (t.node, t.row_var)) for n, t in second.conditions]
+    docs = [imgpath.example(name).to_dict() for name in ("india-img-2027", "tennessee-alternative-route",
+                                                         "h1b-step3-abroad")]
+    for doc in docs:
+        a = imgpath.evaluate(doc, as_of=day, rulebook=first_book)
+        b = imgpath.evaluate(doc, as_of=day, rulebook=second_book)
+        assert a.to_dict()["conclusions"] == b.to_dict()["conclusions"]
