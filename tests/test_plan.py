@@ -353,21 +353,13 @@ def test_a_plan_names_the_missing_fact_that_might_spare_steps() -> None:
     """A Pakistani internist abroad holds an ECFMG certificate whose expiry date she did not give: the
     plan toward Tennessee's route still exists (it renews the certificate the long way), and asks for
     ecfmg.expires, which may make that unnecessary; with the expiry given, the question goes away."""
-    doc = {"as_of": "2026-12-06", "person": {"citizenship": ["PK"], "us_status": "none", "in_us": False},
-           "school": {"country": "PK", "degree": "MBBS", "graduated": "2012-11-30"},
-           "exams": [{"exam": "step1", "date": "2024-05-01", "result": "pass"},
-                     {"exam": "step2ck", "date": "2024-11-01", "result": "pass"}],
-           "ecfmg": {"certified": "2025-03-01"},
-           "licenses": [{"jurisdiction": "PK", "kind": "full", "unrestricted": True, "issued": "2013-02-01",
-                         "good_standing": True}],
-           "training": [{"country": "PK", "kind": "residency", "accreditor": "other", "start": "2013-03-01",
-                         "end": "2017-02-28", "completed": True}],
-           "practice": [{"country": "PK", "start": "2017-03-01", "unsupervised": True}],
-           "interest": {"states": ["TN"]}}
+    doc = copy.deepcopy(PK_INTERNIST)
+    doc["as_of"] = "2026-12-06"
+    del doc["ecfmg"]["expires"]
     plan = imgpath.evaluate(doc).next_steps("alt_pathway_eligible", state="TN")
     assert plan.options and plan.to_confirm == ["ecfmg.expires"]
     assert "facts to confirm (missing; their value may spare some steps): ecfmg.expires" in str(plan)
-    doc["ecfmg"]["expires"] = "2030-12-31"
+    doc["ecfmg"]["expires"] = "2027-12-31"
     known = imgpath.evaluate(doc).next_steps("alt_pathway_eligible", state="TN")
     assert known.options and not known.to_confirm
     assert len(known.options[0].steps) < len(plan.options[0].steps)

@@ -31,7 +31,7 @@ import json
 import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -215,6 +215,7 @@ class RuleBase:
 
 
 _create_lock = forksafe.Lock()  # a forked child gets it back unlocked
+_RB = TypeVar("_RB", bound="RuleBase")
 
 
 def rulebase(program: EngineProgram) -> RuleBase:
@@ -223,12 +224,18 @@ def rulebase(program: EngineProgram) -> RuleBase:
     It lives exactly as long as the program (and so as the rulebook whose cache holds it): no
     module-level registry keeps a dropped rulebook alive.
     """
-    rb = program.runtime.get("rulebase")
+    return _kept(program.runtime, RuleBase, program)
+
+
+def _kept(runtime: dict[str, Any], cls: type[_RB], program: Any) -> _RB:
+    """The open rule base kept in ``runtime``, else a new ``cls(program)`` kept there (one per
+    program, whichever thread asks first)."""
+    rb = runtime.get("rulebase")
     if rb is None or rb.closed:
         with _create_lock:
-            rb = program.runtime.get("rulebase")
+            rb = runtime.get("rulebase")
             if rb is None or rb.closed:
-                rb = program.runtime["rulebase"] = RuleBase(program)
+                rb = runtime["rulebase"] = cls(program)
     return rb  # type: ignore[no-any-return]
 
 
@@ -694,13 +701,7 @@ def _free_ruleset(handle: int, live_sid: list[str | None]) -> None:
 
 def fused_rulebase(program: FusedProgram) -> FusedRuleBase:
     """The compiled ruleset of a fused program, built on first use and kept with it."""
-    rb = program.runtime.get("rulebase")
-    if rb is None or rb.closed:
-        with _create_lock:
-            rb = program.runtime.get("rulebase")
-            if rb is None or rb.closed:
-                rb = program.runtime["rulebase"] = FusedRuleBase(program)
-    return rb  # type: ignore[no-any-return]
+    return _kept(program.runtime, FusedRuleBase, program)
 
 
 class _Live:

@@ -54,6 +54,7 @@ __all__ = [
     "Training",
     "DATE_RANGE",
     "absent_default",
+    "defaulted_keys",
     "as_date",
     "bounded_repr",
     "field_meta",
@@ -747,12 +748,21 @@ def absent_default(cls: type) -> dict[str, str]:
     return dict(_absent_defaults()[cls])
 
 
+def defaulted_keys() -> frozenset[str]:
+    """Document keys of the records whose absence stands for a default (``h1b_petition``).
+
+    >>> sorted(defaulted_keys())
+    ['h1b_petition']
+    """
+    return frozenset(key_of(fld) for fld in _defaulted_fields())
+
+
+@functools.cache
+def _defaulted_fields() -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]
+    return tuple(fld for owner in (Applicant, *section_classes().values()) for fld in attrs.fields(owner)
+                 if _meta(fld)["cls"] is not None and _meta(fld)["absent"] == "default")
+
+
 @functools.cache
 def _absent_defaults() -> dict[type, dict[str, str]]:
-    out: dict[type, dict[str, str]] = {}
-    for owner in (Applicant, *section_classes().values()):
-        for fld in attrs.fields(owner):
-            meta = _meta(fld)
-            if meta["cls"] is not None and meta["absent"] == "default":
-                out[meta["cls"]] = dict(meta["default"])
-    return out
+    return {_meta(fld)["cls"]: dict(_meta(fld)["default"]) for fld in _defaulted_fields()}

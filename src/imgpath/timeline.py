@@ -59,7 +59,7 @@ from ._internal.version import VERSION
 from .context import Context, RowRef
 from .errors import QueryError
 from .evaluation import Verdict, as_applicant, evaluate
-from .facts import Applicant, field_meta, key_of, section_classes
+from .facts import Applicant, defaulted_keys, section_classes
 from .rulebook import BEGINNING, END_OF_TIME, Rule, Rulebook, rulebook
 
 __all__ = ["Change", "Period", "Timeline", "timeline"]
@@ -275,7 +275,7 @@ class _Scan:
         # the days the rules of the cone enter or leave force, and any other day the rulebook says it
         # changes (change_dates() may hold more than rule windows: dated parameters)
         self.law_days = _rule_days(self.rules) | (set(book.change_dates()) - _rule_days(book.rules))
-        self.defaulted = _defaulted_fields()
+        self.defaulted = defaulted_keys()
         sections = set(section_classes())
         self.fields = sorted({n for r in self.rules for node in r.nodes() for n in ex.walk(node)
                               if isinstance(n, ex.Field) and n.root in sections and n.root != r.for_var},
@@ -442,25 +442,6 @@ def _rule_days(rules: Iterable[Rule]) -> set[_dt.date]:
         if r.effective_until < END_OF_TIME:
             out.add(r.effective_until + _dt.timedelta(days=1))
     return out
-
-
-def _defaulted_fields() -> frozenset[str]:
-    """Document keys whose absence defaults to a value dated ``as_of`` (``h1b_petition``)."""
-    out = set()
-    todo = list(section_classes().values())
-    seen: set[type] = set()
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        for fld in attrs.fields(cls):
-            meta = field_meta(fld)
-            if meta["absent"] == "default":
-                out.add(key_of(fld))
-            if meta["cls"] is not None:
-                todo.append(meta["cls"])
-    return frozenset(out)
 
 
 # --------------------------------------------------------------------------- reasons
