@@ -202,6 +202,35 @@ def test_definitions_may_not_hide_names_or_loop(tmp_path: Path) -> None:
         load_rulebook(tmp_path)
 
 
+def test_definitions_cite_sources_that_exist_and_count_as_cited(tmp_path: Path) -> None:
+    """A definition restates the law: its sources must be in sources.toml (an unknown id names the
+    definition and its file), and a source only a definition cites is cited (no unused-source)."""
+    folder(tmp_path, rule("a.ok", '["img"]', 'conclusion = "gate"'))
+    defs = tmp_path / "definitions.toml"
+    defs.write_text(DEFINITIONS + '\n[define.abroad_school]\ntitle = "t"\nsources = ["src-x"]\nexpr = "img"\n')
+    with pytest.raises(RuleError, match=r"define.abroad_school: unknown source 'src-x'") as info:
+        load_rulebook(tmp_path)
+    assert "definitions.toml" in str(info.value)
+    defs.write_text(DEFINITIONS + '\n[define.abroad_school]\ntitle = "t"\nsources = "src-b"\nexpr = "img"\n')
+    with pytest.raises(RuleError, match="sources must be a list of source ids"):
+        load_rulebook(tmp_path)
+    with (tmp_path / "sources.toml").open("a") as fh:
+        fh.write('\n[src-c]\nurl = "https://example.org/c"\ntitle = "C"\npublisher = "P"\nkind = "primary"\n')
+    defs.write_text(DEFINITIONS)
+    assert any(i.code == "unused-source" and "src-c" in i.message for i in load_rulebook(tmp_path).lint())
+    defs.write_text(DEFINITIONS + '\n[define.abroad_school]\ntitle = "t"\nsources = ["src-c"]\nexpr = "img"\n')
+    book = load_rulebook(tmp_path)
+    assert book.definitions["abroad_school"].sources == ("src-c",)
+    assert not any(i.code == "unused-source" and "src-c" in i.message for i in book.lint())
+
+
+def test_the_shipped_definitions_each_cite_a_source() -> None:
+    import imgpath
+
+    book = imgpath.rulebook()
+    assert book.definitions and all(d.sources for d in book.definitions.values())
+
+
 def test_plain_literal_arguments_in_schema_2(tmp_path: Path) -> None:
     v2 = rule("a.v2", '["img"]', 'conclusion = "status", args = { state = "TX" }, value = "in_force"')
     book = load_rulebook(folder(tmp_path, v2))

@@ -92,6 +92,8 @@ def main() -> None:
                 lines.append(f"`{ex.render(ex.Const(d.value))}`")
             else:
                 lines += [f"- `{' '.join(t.split())}`" for t in d.text]
+            if d.sources:
+                lines += ["", "Sources: " + ", ".join(f"[{sid}]({book.sources[sid].url})" for sid in d.sources)]
             lines.append("")
     print("\n".join(lines).rstrip() + "\n")
 

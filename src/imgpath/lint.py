@@ -106,6 +106,8 @@ def lint_rulebook(book: Rulebook, *, today: _dt.date | None = None) -> list[Lint
                 rule.file, rule.id)
     for spec in book.conclusions.values():
         used.update(spec.sources)
+    for d in book.definitions.values():
+        used.update(d.sources)
     for table in book.tables.values():
         for key, col, cell in table.cells():
             used.update(cell.sources)

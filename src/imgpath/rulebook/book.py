@@ -65,7 +65,7 @@ class Rulebook:
         self._by_conclusion: dict[str, list[Rule]] = {}
         for r in self.rules:
             self._by_conclusion.setdefault(r.conclusion, []).append(r)
-        check_rules(self.rules, self.sources, self.tables, self.conclusions)
+        check_rules(self.rules, self.sources, self.tables, self.conclusions, self.definitions)
         graph.check_acyclic(self.rules)
         self._cones: dict[frozenset[str], frozenset[str]] = {}
         self._digest: str | None = None

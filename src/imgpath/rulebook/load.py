@@ -157,7 +157,7 @@ def _rules_of(doc: dict[str, Any], file: str, names: Names) -> list[Rule]:
 
 # --------------------------------------------------------------------------- definitions
 
-_DEFINE_KEYS = {"title", "params", "expr", "when", "value", "notes"}
+_DEFINE_KEYS = {"title", "params", "expr", "when", "value", "notes", "sources"}
 
 
 def read_definitions(docs: Iterable[tuple[Path, dict[str, Any]]], root: Path | None,
@@ -207,13 +207,17 @@ def read_definitions(docs: Iterable[tuple[Path, dict[str, Any]]], root: Path | N
         title = raw.get("title", "")
         if not isinstance(title, str):
             raise RuleError(f"define.{name}: title must be text", file=file)
+        sources = raw.get("sources", [])
+        if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+            raise RuleError(f"define.{name}: sources must be a list of source ids", file=file)
         if "value" in raw:
             value = raw["value"]
             for v in value if isinstance(value, list) else [value]:
                 if isinstance(v, (list, dict)):
                     raise RuleError(f"define.{name}: a value is a literal or a list of literals", file=file)
                 check_number(v, f"define.{name}", file)
-            d = Definition(name, "value", (), (), (), tuple(value) if isinstance(value, list) else value, title, file)
+            d = Definition(name, "value", (), (), (), tuple(value) if isinstance(value, list) else value, title, file,
+                           tuple(sources))
         else:
             kind = "expr" if "expr" in raw else "when"
             texts = [raw["expr"]] if kind == "expr" else raw["when"]
@@ -233,7 +237,7 @@ def read_definitions(docs: Iterable[tuple[Path, dict[str, Any]]], root: Path | N
                 except RuleError as err:
                     raise RuleError(f"define.{name}: {err.problem}", file=file, text=t) from None
                 body.append(bare_refs(node, names.conclusions, section_classes(), names.bound, local))
-            d = Definition(name, kind, tuple(params), tuple(body), tuple(texts), None, title, file)
+            d = Definition(name, kind, tuple(params), tuple(body), tuple(texts), None, title, file, tuple(sources))
         visiting.pop()
         out[name] = d
         return d

@@ -265,6 +265,7 @@ class Definition:
     value: Any = None
     title: str = ""
     file: str = ""
+    sources: tuple[str, ...] = ()  # what the definition restates (ids in rules/sources.toml)
 
 
 @attrs.frozen

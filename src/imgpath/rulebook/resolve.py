@@ -37,8 +37,13 @@ def _hint(name: str, options: Iterable[str]) -> str:
 
 
 def check_rules(rules: Iterable[Rule], sources: Mapping[str, Source], tables: Mapping[str, Table],
-                conclusions: Mapping[str, ConclusionSpec]) -> None:
-    """Raise RuleError at the first rule that names something that does not exist."""
+                conclusions: Mapping[str, ConclusionSpec], definitions: Mapping[str, Definition] | None = None) -> None:
+    """Raise RuleError at the first rule (or definition) that names something that does not exist."""
+    for d in (definitions or {}).values():
+        for sid in d.sources:
+            if sid not in sources:
+                raise RuleError(f"define.{d.name}: unknown source {sid!r}{_hint(sid, sources)}; add it to "
+                                "rules/sources.toml", file=d.file)
     for r in rules:
         if r.conclusion not in conclusions:
             raise RuleError(f"unknown conclusion {r.conclusion!r}{_hint(r.conclusion, conclusions)}",
