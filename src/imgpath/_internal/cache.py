@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from .version import VERSION
 
-__all__ = ["directory", "key", "load", "store"]
+__all__ = ["directory", "key", "load", "package_source", "store"]
 
 _MAGIC = b"imgpath-cache/1\n"
 
@@ -47,6 +48,18 @@ def directory() -> Path | None:
     if not base:
         base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "imgpath")
     return Path(base)
+
+
+@functools.cache
+def package_source() -> str:
+    """SHA-256 of imgpath's own source (every module's path and content), read once per process: part
+    of the key of an entry holding instances of its classes, so code that changed never reads it."""
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for module in sorted(package.rglob("*.py")):
+        h.update(str(module.relative_to(package)).encode())
+        h.update(module.read_bytes())
+    return h.hexdigest()
 
 
 def key(*parts: bytes | str) -> str:

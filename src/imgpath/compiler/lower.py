@@ -322,22 +322,8 @@ _NOT_STORED = ("program", "runtime", "_read_memo")
 
 
 def _disk_key(program: Program, fused: bool) -> str:
-    return cache.key("lowered", _package_source(), program.book.digest,
+    return cache.key("lowered", cache.package_source(), program.book.digest,
                      ",".join(r.id for r in program.order), str(fused))
-
-
-@functools.cache
-def _package_source() -> str:
-    """A hash of imgpath's own source: an entry written by other code is never read."""
-    import hashlib
-    from pathlib import Path
-
-    package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for module in sorted(package.rglob("*.py")):
-        h.update(str(module.relative_to(package)).encode())
-        h.update(module.read_bytes())
-    return h.hexdigest()
 
 
 def _from_disk(program: Program, fused: bool) -> EngineProgram | None:

@@ -271,8 +271,5 @@ def cache_key(root: Path) -> str:
         if "scenarios" in f.parts:
             continue
         parts += [str(f.relative_to(root)), f.read_bytes()]
-    package = Path(__file__).resolve().parent.parent
-    for module in sorted(package.rglob("*.py")):
-        parts += [str(module.relative_to(package)), module.read_bytes()]
-    return _cache.key(*parts)
+    return _cache.key(*parts, _cache.package_source())
 
